@@ -1,0 +1,72 @@
+"""System checks reject bad WEBHOOKS values with stable ids and hints."""
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from webhooks.checks import check_webhooks_deploy, check_webhooks_settings
+
+
+def ids(settings_value, settings):
+    settings.WEBHOOKS = settings_value
+    return sorted({e.id for e in check_webhooks_settings()})
+
+
+def test_default_and_test_settings_pass(settings):
+    assert check_webhooks_settings() == []
+    settings.WEBHOOKS = {}
+    assert check_webhooks_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"NOPE": 1}, "webhooks.E002"),
+        ({"DELIVERY_TIMEOUT_SECONDS": 0}, "webhooks.E003"),
+        ({"DELIVERY_TIMEOUT_SECONDS": "10"}, "webhooks.E003"),
+        ({"MAX_WEBHOOKS_PER_PROJECT": -1}, "webhooks.E004"),
+        ({"MAX_PAYLOAD_BYTES": 1.5}, "webhooks.E004"),
+        ({"ALLOW_PRIVATE_DESTINATIONS": "yes"}, "webhooks.E005"),
+        ({"RETRY_SCHEDULE_SECONDS": [5, -1]}, "webhooks.E006"),
+        ({"RETRY_SCHEDULE_SECONDS": "5,10"}, "webhooks.E006"),
+        ({"RETRY_JITTER_RATIO": 1.5}, "webhooks.E007"),
+        ({"LEASE_SECONDS": 5, "DELIVERY_TIMEOUT_SECONDS": 10}, "webhooks.E008"),
+        ({"CONNECT_TIMEOUT_SECONDS": 20}, "webhooks.E009"),
+    ],
+)
+def test_bad_values_are_rejected_with_a_hint(settings, value, expected):
+    settings.WEBHOOKS = value
+    errors = check_webhooks_settings()
+    assert expected in {e.id for e in errors}
+    assert all(e.hint for e in errors)
+
+
+def test_not_a_dict(settings):
+    settings.WEBHOOKS = ["x"]
+    assert [e.id for e in check_webhooks_settings()] == ["webhooks.E001"]
+
+
+def test_bad_settings_stop_management_commands(settings):
+    settings.WEBHOOKS = {"RETRY_JITTER_RATIO": -0.1}
+    with pytest.raises(SystemCheckError, match=r"webhooks\.E007"):
+        call_command("check")
+    assert any(e.id == "webhooks.E007" for e in run_checks())
+
+
+def test_deploy_checks_pass_with_production_like_settings(settings):
+    settings.WEBHOOKS = {}
+    settings.WEBHOOKS_AUTH_KEY = "k" * 40
+    settings.WEBHOOKS_ENCRYPTION_KEYS = ["a-long-random-encryption-key"]
+    assert check_webhooks_deploy() == []
+
+
+def test_deploy_checks_warn_about_missing_keys_and_private_destinations(settings):
+    settings.WEBHOOKS = {"ALLOW_PRIVATE_DESTINATIONS": True}
+    settings.WEBHOOKS_AUTH_KEY = ""
+    settings.WEBHOOKS_ENCRYPTION_KEYS = []
+    assert {w.id for w in check_webhooks_deploy()} == {
+        "webhooks.W001",
+        "webhooks.W002",
+        "webhooks.W003",
+    }

@@ -1,0 +1,58 @@
+"""Prepare a fresh install: a staff user and a service key, and say how to use them."""
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a staff superuser if none exists and print how to log in and call the API. "
+        "With --write-env FILE, write an embedded-mode environment file (random keys) and exit."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--write-env", metavar="FILE", help="write an embedded-mode env file")
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, write_env=None, username="admin", **options):
+        if write_env:
+            self._write_env(Path(write_env))
+            return
+        user_model = get_user_model()
+        if not user_model.objects.filter(is_staff=True).exists():
+            password = secrets.token_urlsafe(12)
+            user_model.objects.create_superuser(username=username, email="", password=password)
+            self.stdout.write(f"Created staff user {username!r} with password {password!r}.")
+        else:
+            self.stdout.write(
+                "A staff user exists (reset a password with: manage.py changepassword <user>)."
+            )
+        base = "http://127.0.0.1:8000"
+        self.stdout.write(f"Admin:   {base}/admin/")
+        self.stdout.write(f"API docs: {base}/api/docs/")
+        if settings.WEBHOOKS_AUTH_KEY:
+            self.stdout.write(
+                "Call the API with the service key, e.g.:\n"
+                f"  curl -H 'Authorization: Access {settings.WEBHOOKS_AUTH_KEY}' "
+                f"{base}/api/event-types"
+            )
+        else:
+            self.stdout.write("WEBHOOKS_AUTH_KEY is not set: the service key is disabled.")
+
+    def _write_env(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "# Embedded mode (make run without DATABASE_URL/REDIS_URL). Keep it private.",
+            "DEBUG=true",
+            f"SECRET_KEY={secrets.token_urlsafe(48)}",
+            f"WEBHOOKS_AUTH_KEY={secrets.token_urlsafe(32)}",
+            f"WEBHOOKS_ENCRYPTION_KEYS={secrets.token_urlsafe(32)}",
+            "WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS=true",
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        self.stdout.write(f"Wrote {path} (service key and encryption key for this install).")

@@ -1,0 +1,3 @@
+"""The app's API routes, mounted under /api/."""
+
+urlpatterns: list = []

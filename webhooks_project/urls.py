@@ -1,0 +1,30 @@
+"""Root URLs: the API under /api/, the Django admin, health probes and the OpenAPI schema."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from webhooks.views.health import healthz, readyz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("webhooks.urls")),
+]
+
+
+def json_404(request, exception=None):
+    """Answer API clients' unknown paths (and non-UUID ids) with JSON."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def json_500(request):
+    return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+handler404 = json_404
+handler500 = json_500
