@@ -43,6 +43,13 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.url})"
 
+    def signing_secrets(self, now) -> list[str]:
+        """Return the secrets to sign with: the current one, plus the previous during its grace."""
+        grace = self.previous_secret and self.previous_secret_expires_at
+        if grace and self.previous_secret_expires_at > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
 
 class Event(models.Model):
     """Something that happened in a project; body holds the exact bytes every delivery signs."""

@@ -1,0 +1,127 @@
+"""Who is calling (service key, project API key, staff session) and what they may do."""
+
+import hmac
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions
+
+from webhooks.services.api_keys import authenticate_api_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an API request; project keys are bound to one project and some scopes."""
+
+    kind: str  # "service" | "api_key" | "staff"
+    project_id: uuid.UUID | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    name: str = ""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_project_key(self) -> bool:
+        return self.kind == "api_key"
+
+    def can_access_project(self, project_id) -> bool:
+        return not self.is_project_key or str(self.project_id) == str(project_id)
+
+    def has_scope(self, scope: str) -> bool:
+        return not self.is_project_key or scope in self.scopes
+
+
+def _credentials(request, keyword: str) -> str | None:
+    header = authentication.get_authorization_header(request).decode("latin-1")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != keyword.lower():
+        return None
+    value = value.strip()
+    if not value:
+        raise exceptions.AuthenticationFailed(f"Empty {keyword} credentials.")
+    return value
+
+
+class ServiceKeyAuthentication(authentication.BaseAuthentication):
+    """Authorization: Access <WEBHOOKS_AUTH_KEY>: the service principal (Agenta, cron)."""
+
+    keyword = "Access"
+
+    def authenticate(self, request):
+        presented = _credentials(request, self.keyword)
+        if presented is None:
+            return None
+        expected = settings.WEBHOOKS_AUTH_KEY
+        if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
+            raise exceptions.AuthenticationFailed("Invalid service key.")
+        return Principal(kind="service", name="service"), None
+
+    def authenticate_header(self, request):
+        return 'Access realm="webhooks", ApiKey realm="webhooks"'
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Authorization: ApiKey <prefix>.<secret>: a project API key with scopes."""
+
+    keyword = "ApiKey"
+
+    def authenticate(self, request):
+        presented = _credentials(request, self.keyword)
+        if presented is None:
+            return None
+        key = authenticate_api_key(presented)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        principal = Principal(
+            kind="api_key", project_id=key.project_id, scopes=frozenset(key.scopes), name=key.name
+        )
+        return principal, key
+
+    def authenticate_header(self, request):
+        return 'ApiKey realm="webhooks"'
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """A logged-in staff user's Django session (browsable API); CSRF is enforced."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None or not result[0].is_staff:
+            return None
+        return Principal(kind="staff", name=result[0].get_username()), None
+
+
+class ProjectAccess(permissions.BasePermission):
+    """The caller may use the project in the URL, with the scope the request needs.
+
+    Views name their scopes with `read_scope` (safe methods) and `write_scope`, and may map
+    actions to other scopes with `action_scopes`. A project key used on another project gets a
+    404, so the other project's resources are not revealed.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.user
+        if not isinstance(principal, Principal):
+            return False
+        project_id = view.kwargs.get("project_id")
+        if project_id is not None and not principal.can_access_project(project_id):
+            raise exceptions.NotFound()
+        scope = getattr(view, "action_scopes", {}).get(getattr(view, "action", None))
+        if scope is None:
+            safe = request.method in permissions.SAFE_METHODS
+            scope = view.read_scope if safe else view.write_scope
+        if not principal.has_scope(scope):
+            raise exceptions.PermissionDenied(f"This API key lacks the {scope!r} scope.")
+        return True
+
+
+class ServiceOnly(permissions.BasePermission):
+    """Only the service key (or staff): the operations endpoints under /api/admin/."""
+
+    message = "Only the service key may call this endpoint."
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.user
+        return isinstance(principal, Principal) and principal.kind in ("service", "staff")
