@@ -56,3 +56,32 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+SERVICE_KEY = "test-service-key"  # WEBHOOKS_AUTH_KEY in webhooks_project.test_settings
+
+
+@pytest.fixture
+def service_client():
+    """A DRF APIClient authenticated as the service principal."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Access {SERVICE_KEY}")
+    return client
+
+
+@pytest.fixture
+def make_key_client(db):
+    """Return a factory: (project_id, scopes) -> an APIClient using a new project API key."""
+    from rest_framework.test import APIClient
+
+    from webhooks.services.api_keys import create_api_key
+
+    def make(project_id, scopes=("webhooks:read", "webhooks:write", "events:emit")):
+        _, plain = create_api_key(project_id, "test key", scopes)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"ApiKey {plain}")
+        return client
+
+    return make
