@@ -1,5 +1,6 @@
 """Prepare a fresh install: a staff user and a service key, and say how to use them."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 "A staff user exists (reset a password with: manage.py changepassword <user>)."
             )
-        base = "http://127.0.0.1:8000"
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"Admin:   {base}/admin/")
         self.stdout.write(f"API docs: {base}/api/docs/")
         if settings.WEBHOOKS_AUTH_KEY:
