@@ -46,6 +46,7 @@ $(STAMP): pyproject.toml
 run: venv
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 	  $(BIN)/python manage.py migrate --noinput && \
+	  $(BIN)/python manage.py collectstatic --noinput -v0 && \
 	  $(BIN)/python manage.py webhooks_bootstrap && \
 	  exec $(BIN)/honcho start -f Procfile; \
 	else \

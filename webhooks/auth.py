@@ -93,12 +93,22 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         return Principal(kind="staff", name=result[0].get_username()), None
 
 
+def required_scope(view, method: str) -> str | None:
+    """Return the API key scope that method on view needs (None: no key may call it)."""
+    scope = getattr(view, "action_scopes", {}).get(getattr(view, "action", None))
+    if scope is None:
+        safe = method.upper() in permissions.SAFE_METHODS
+        scope = getattr(view, "read_scope" if safe else "write_scope", None)
+    return scope
+
+
 class ProjectAccess(permissions.BasePermission):
     """The caller may use the project in the URL, with the scope the request needs.
 
     Views name their scopes with `read_scope` (safe methods) and `write_scope`, and may map
     actions to other scopes with `action_scopes`. A project key used on another project gets a
-    404, so the other project's resources are not revealed.
+    404, so the other project's resources are not revealed. A view that names no scope is closed
+    to project keys.
     """
 
     def has_permission(self, request, view) -> bool:
@@ -108,10 +118,11 @@ class ProjectAccess(permissions.BasePermission):
         project_id = view.kwargs.get("project_id")
         if project_id is not None and not principal.can_access_project(project_id):
             raise exceptions.NotFound()
-        scope = getattr(view, "action_scopes", {}).get(getattr(view, "action", None))
+        if not principal.is_project_key:
+            return True
+        scope = required_scope(view, request.method)
         if scope is None:
-            safe = request.method in permissions.SAFE_METHODS
-            scope = view.read_scope if safe else view.write_scope
+            raise exceptions.PermissionDenied("API keys may not call this endpoint.")
         if not principal.has_scope(scope):
             raise exceptions.PermissionDenied(f"This API key lacks the {scope!r} scope.")
         return True

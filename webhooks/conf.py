@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_INTERVAL_SECONDS": 5.0,
     "DISPATCH_BATCH_SIZE": 1000,
     "DISPATCH_LEASE_SECONDS": 30,
+    # How long a web request (or a sweep) waits for Redis to accept its kicks before it gives up
+    # and leaves the deliveries to the next sweep.
+    "ENQUEUE_TIMEOUT_SECONDS": 5.0,
     # Deliveries left in delivering longer than this are returned to pending by retry-stuck.
     "STUCK_AFTER_SECONDS": 3600,
     # History and endpoint health.

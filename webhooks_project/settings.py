@@ -29,6 +29,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files under gunicorn (collectstatic first); runserver in DEBUG too.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,6 +81,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# WhiteNoise serves STATIC_ROOT (filled by collectstatic) and warns when it is missing.
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # bytes: larger API bodies answer 413
 
@@ -93,7 +97,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["webhooks.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "webhooks.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "webhooks.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

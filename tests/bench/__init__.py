@@ -1,0 +1,1 @@
+"""Benchmarks of the whole service (`make bench`); not collected by `make test`."""

@@ -1,0 +1,107 @@
+"""Backlog drain: 20,000 deliveries pile up while the worker is down, then it drains them."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg
+from django.utils import timezone
+
+from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
+from tests.bench.report import Row
+from webhooks.conf import app_settings
+from webhooks.events import render_envelope
+from webhooks.models import Delivery, Event, Webhook
+from webhooks.services import queue
+
+CHUNKS = 10  # the drain is reported as the rate of each tenth of the backlog
+DEGRADATION_LIMIT = 0.8  # the last tenth must go at least this fraction of the best tenth's rate
+
+
+def pile_up(project_id: uuid.UUID, count: int) -> list:
+    """Store count events with one pending delivery each and kick them, as emit would."""
+    webhook = Webhook.objects.get(project_id=project_id)
+    now = timezone.now()
+    lease = now + timedelta(seconds=app_settings.DISPATCH_LEASE_SECONDS)
+    ids = []
+    for start in range(0, count, 2000):
+        events = []
+        for _ in range(min(2000, count - start)):
+            event = Event(project_id=project_id, type=EVENT_TYPE)
+            event.body = render_envelope(event.id, EVENT_TYPE, project_id, now, DATA)
+            events.append(event)
+        Event.objects.bulk_create(events)
+        deliveries = [
+            Delivery(event=e, webhook=webhook, next_attempt_at=now, queued_until=lease)
+            for e in events
+        ]
+        Delivery.objects.bulk_create(deliveries)
+        ids += [str(d.id) for d in deliveries]
+    for start in range(0, len(ids), 1000):
+        queue.kick_deliveries(ids[start : start + 1000])
+    return ids
+
+
+def transactions(database_url: str) -> int:
+    """Return the bench database's committed plus rolled-back transactions so far."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0])
+
+
+def chunk_rates(times: list[float], chunks: int = CHUNKS) -> list[float]:
+    """Return deliveries/s within each consecutive chunk of the sorted arrival times."""
+    size = len(times) // chunks
+    rates = []
+    for k in range(chunks):
+        part = times[k * size : (k + 1) * size + 1]
+        span = part[-1] - part[0]
+        rates.append((len(part) - 1) / span if span > 0 else float("inf"))
+    return rates
+
+
+def scenarios(bench: Bench, count: int = 20_000) -> tuple[list[Row], dict[int, int]]:
+    """Drain count deliveries; return the rows and the first worker's peak RSS by process."""
+    topology = bench.topology
+    peaks = topology.worker_peak_rss_kib()
+    topology.stop("worker")
+    bench.receiver.reset()
+    project = bench.project(1, path="/backlog")
+    pile_up(project, count)
+    time.sleep(2)  # let pending statistics reach pg_stat_database before the snapshot
+    before = transactions(topology.database_url)
+    topology.start_worker()
+    started = time.monotonic()
+    arrivals = bench.collect(Run(), count, timeout=60 + count / 50).arrivals
+    time.sleep(2)
+    statements = transactions(topology.database_url) - before - 1
+    statuses = bench.settle(project, count, timeout=120)
+    times = sorted(at for _, _, at in arrivals)
+    rates = chunk_rates(times)
+    overall = (len(times) - 1) / (times[-1] - times[0])
+    name = f"backlog drain, {count:,} pending"
+    rows = [
+        Row(name, "deliveries/s overall (first to last receipt)", f"{overall:,.0f}/s"),
+        Row(
+            name,
+            f"deliveries/s per {count // CHUNKS:,} delivered",
+            " ".join(f"{r:,.0f}" for r in rates),
+            f"last >= {DEGRADATION_LIMIT:.0%} of best",
+            rates[-1] >= DEGRADATION_LIMIT * max(rates),
+        ),
+        Row(
+            name,
+            "worker start to first receipt; outcome",
+            f"{times[0] - started:.1f} s; {statuses.get('succeeded', 0):,} succeeded, "
+            f"{len(arrivals) - len({a[0] for a in arrivals})} duplicate receipts",
+        ),
+        Row(
+            name,
+            "SQL statements per delivery, server-side",
+            f"{statements / count:.2f} (pg_stat_database, sweeps included)",
+        ),
+    ]
+    return rows, peaks

@@ -1,0 +1,332 @@
+"""The whole engine: a real taskiq worker and scheduler, a private Redis, PostgreSQL, a receiver.
+
+Each chaos test breaks one thing (the worker, Redis, the database connections) and checks that
+every delivery still ends succeeded, and that only the deliveries in flight at a worker's death
+reach the receiver twice.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection, transaction
+from standardwebhooks import Webhook as StandardWebhook
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.receiver import Reply
+from webhooks.broker import STREAM
+from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.services import queue
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKIQ = str(Path(sys.executable).with_name("taskiq"))
+FINAL = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str):
+    """Return predicate()'s first truthy value, polling until timeout seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RedisServer:
+    """A redis-server of our own: these tests stop and flush it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        _wait(self._ping, 10, "redis-server to start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def _ping(self) -> bool:
+        try:
+            return self.client().ping()
+        except redis.ConnectionError:
+            return False
+
+
+class Engine:
+    """The worker and scheduler processes, started with the test database and our Redis."""
+
+    def __init__(self, redis_url: str, database_url: str, logdir: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "PYTHONPATH": str(ROOT),
+        }
+        self.logdir = logdir
+        self.worker: subprocess.Popen | None = None
+        self.scheduler: subprocess.Popen | None = None
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115  (lives as long as the process)
+        return subprocess.Popen(
+            [TASKIQ, *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: signals reach its children too
+        )
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn(
+            "worker",
+            "worker",
+            "webhooks_project.worker:broker",
+            "webhooks.tasks",
+            "--workers=1",
+            "--max-threadpool-threads=4",
+            "--max-async-tasks=4",
+            "--wait-tasks-timeout=5",
+        )
+
+    def start_scheduler(self) -> None:
+        self.scheduler = self._spawn(
+            "scheduler", "scheduler", "webhooks_project.scheduler:scheduler"
+        )
+
+    def terminate_worker(self) -> int:
+        """Send SIGTERM, as a process manager does on shutdown; return the exit status."""
+        os.killpg(self.worker.pid, signal.SIGTERM)
+        return self.worker.wait(15)
+
+    def kill_worker(self) -> None:
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(10)
+
+    def stop(self) -> None:
+        for process in (self.worker, self.scheduler):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def engine(django_db_setup, django_db_blocker, private_redis, tmp_path_factory):
+    with django_db_blocker.unblock():
+        db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    logdir = tmp_path_factory.mktemp("engine")
+    running = Engine(private_redis.url, database_url, logdir)
+    running.start_worker()
+    running.start_scheduler()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def kicks_go_to_the_private_redis(settings, private_redis):
+    settings.REDIS_URL = private_redis.url
+
+
+def emit(webhook, count: int = 1, body: str | None = None) -> list[Delivery]:
+    """Store count events with a delivery each and enqueue them on commit, as emit does."""
+    with transaction.atomic():
+        deliveries = []
+        for _ in range(count):
+            event = EventFactory(project_id=webhook.project_id, **({"body": body} if body else {}))
+            deliveries.append(DeliveryFactory(webhook=webhook, event=event))
+        queue.enqueue_deliveries([d.id for d in deliveries])
+    return deliveries
+
+
+def wait_until_final(deliveries, timeout: float = 30) -> list[Delivery]:
+    ids = [d.id for d in deliveries]
+
+    def all_final():
+        rows = list(Delivery.objects.filter(id__in=ids))
+        return rows if all(r.status in FINAL for r in rows) else None
+
+    return _wait(all_final, timeout, f"{len(ids)} deliveries to end")
+
+
+def numbers(delivery) -> list[int]:
+    return list(
+        DeliveryAttempt.objects.filter(delivery=delivery)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+
+
+def test_the_worker_delivers_signed_bytes_and_retries_on_schedule(engine, receiver):
+    # given
+    hook = WebhookFactory(url=receiver.url())
+    body = '{"type":"config.deployed","z":0,"data":{"env":"prod","note":"ünïcode"}}'
+    receiver.reply_with(500, 500, 200)
+    # when
+    (delivery,) = wait_until_final(emit(hook, body=body))
+    # then
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert numbers(delivery) == [1, 2, 3]
+    requests = receiver.requests
+    assert [r.body for r in requests] == [body.encode()] * 3
+    for request in requests:
+        StandardWebhook(hook.secret).verify(request.body, request.headers)
+    assert {r.headers["webhook-id"] for r in requests} == {str(delivery.id)}
+
+
+def test_the_worker_records_each_kind_of_failure(engine, receiver, unused_port):
+    gone = WebhookFactory(url=receiver.url("/gone"))
+    moved = WebhookFactory(url=receiver.url("/moved"))
+    closed = WebhookFactory(url=f"http://127.0.0.1:{unused_port}/hook")
+    receiver.reply_with(410, Reply(status=302, headers={"Location": "/elsewhere"}))
+    (gone_delivery,) = wait_until_final(emit(gone))
+    moved_delivery, closed_delivery = emit(moved) + emit(closed)
+
+    def attempted_twice():
+        return all(len(numbers(d)) >= 2 for d in (moved_delivery, closed_delivery))
+
+    _wait(attempted_twice, 20, "retries of the 302 and the closed port")
+    gone.refresh_from_db()
+    assert (gone_delivery.status, gone.is_active) == (Delivery.Status.FAILED, False)
+    assert numbers(gone_delivery) == [1]
+    first_moved = DeliveryAttempt.objects.get(delivery=moved_delivery, number=1)
+    assert (first_moved.response_status, first_moved.error_kind) == (302, "http_status")
+    assert "/elsewhere" not in [r.path for r in receiver.requests]
+    kinds = set(
+        DeliveryAttempt.objects.filter(delivery=closed_delivery).values_list(
+            "error_kind", flat=True
+        )
+    )
+    assert kinds == {"connection"}
+
+
+def test_one_attempt_at_a_time_when_the_same_delivery_is_kicked_five_times(engine, receiver):
+    hook = WebhookFactory(url=receiver.url())
+    receiver.reply_with(Reply(status=500, delay=0.5), 200)
+    with transaction.atomic():
+        delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+        queue.enqueue_deliveries([delivery.id] * 5)
+    (delivery,) = wait_until_final([delivery])
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert numbers(delivery) == [1, 2]
+    first, second = receiver.requests
+    assert second.at - first.at >= 0.5 + 0.2  # the retry came after the first answer and its wait
+
+
+def test_sigterm_lets_in_flight_deliveries_finish(engine, receiver):
+    hook = WebhookFactory(url=receiver.url())
+    receiver.default = Reply(status=200, delay=1.0)
+    deliveries = emit(hook, count=2)
+    receiver.wait_for(2)
+    try:
+        assert engine.terminate_worker() == 0
+        rows = Delivery.objects.filter(id__in=[d.id for d in deliveries])
+        assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}  # recorded before exit
+        assert len(receiver.requests) == 2
+    finally:
+        engine.start_worker()
+
+
+def test_no_delivery_is_lost_when_the_worker_is_killed(engine, receiver):
+    # given deliveries in flight: the receiver holds every request for a second
+    hook = WebhookFactory(url=receiver.url())
+    receiver.default = Reply(status=200, delay=1.0)
+    deliveries = emit(hook, count=12)
+    receiver.wait_for(4)
+    # when
+    engine.kill_worker()
+    reached_before_the_kill = {r.headers["webhook-id"] for r in receiver.requests}
+    receiver.default = Reply(status=200)
+    engine.start_worker()
+    # then
+    rows = wait_until_final(deliveries, timeout=40)
+    assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(received) == {str(d.id) for d in deliveries}
+    sent_twice = {webhook_id for webhook_id, count in received.items() if count > 1}
+    assert sent_twice  # the requests the killed worker had in flight were sent again...
+    assert sent_twice <= reached_before_the_kill  # ...and only those
+
+
+def test_flushall_loses_no_delivery(engine, receiver, private_redis):
+    hook = WebhookFactory(url=receiver.url())
+    receiver.default = Reply(status=200, delay=0.2)
+    deliveries = emit(hook, count=40)
+    receiver.wait_for(2)
+    client = private_redis.client()
+    (group,) = client.xinfo_groups(STREAM)
+    assert group["lag"] > 0  # messages no worker has read yet: the flush destroys them
+    client.flushall()
+    rows = wait_until_final(deliveries, timeout=40)
+    assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
+
+
+def test_deliveries_emitted_while_redis_is_down_go_out_when_it_is_back(
+    engine, receiver, private_redis
+):
+    hook = WebhookFactory(url=receiver.url())
+    private_redis.stop()
+    try:
+        deliveries = emit(hook, count=3)  # must not raise: the rows are committed
+        assert Delivery.objects.filter(id__in=[d.id for d in deliveries]).count() == 3
+        assert receiver.requests == []
+    finally:
+        private_redis.start()
+    rows = wait_until_final(deliveries, timeout=40)
+    assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
+
+
+def test_deliveries_succeed_after_the_database_kills_the_worker_connections(engine, receiver):
+    hook = WebhookFactory(url=receiver.url())
+    wait_until_final(emit(hook, count=2))  # the worker's threads now hold connections
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchall()  # there were connections to kill
+    rows = wait_until_final(emit(hook, count=6))
+    assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}

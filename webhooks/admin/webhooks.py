@@ -1,0 +1,170 @@
+"""Webhook admin: list health at a glance; test, enable, disable, rotate, reveal the secret."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from webhooks.models import Delivery, Webhook
+from webhooks.services import testing
+from webhooks.services import webhooks as webhook_service
+
+MAX_TESTS_PER_ACTION = 10  # each test ping waits for the endpoint, up to the delivery timeout
+
+
+class FailingFilter(admin.SimpleListFilter):
+    title = "failing"
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Failing"), ("no", "Healthy")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(failing_since__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "project_id",
+        "url",
+        "is_active",
+        "failing_since",
+        "last_delivery_status",
+    ]
+    list_filter = ["is_active", FailingFilter, "created_at"]
+    search_fields = ["name", "url", "=project_id", "=id"]
+    fields = [
+        "id",
+        "project_id",
+        "name",
+        "description",
+        "url",
+        "event_types",
+        "filters",
+        "headers",
+        "signing_secret",
+        "is_active",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    actions = ["send_test", "enable", "disable", "rotate_secret"]
+
+    def get_queryset(self, request):
+        latest = Delivery.objects.filter(webhook=OuterRef("pk")).order_by("-id")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(last_delivery_status=Subquery(latest.values("status")[:1]))
+        )
+
+    def has_add_permission(self, request):
+        return False  # webhooks are created through the API, which validates them
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the API soft-deletes, keeping the history
+
+    @admin.display(description="last delivery", ordering="last_delivery_status")
+    def last_delivery_status(self, webhook):
+        return webhook.last_delivery_status or "-"
+
+    @admin.display(description="secret")
+    def signing_secret(self, webhook):
+        # Never rendered here: only the reveal page shows it, to staff who may change webhooks.
+        url = reverse("admin:webhooks_webhook_reveal_secret", args=[webhook.pk])
+        return format_html('whsec_•••••••• <a class="button" href="{}">Reveal</a>', url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        reveal = self.admin_site.admin_view(self.reveal_secret_view)
+        return [
+            path("<path:object_id>/reveal-secret/", reveal, name="webhooks_webhook_reveal_secret"),
+            *super().get_urls(),
+        ]
+
+    def reveal_secret_view(self, request, object_id):
+        """GET asks for confirmation; POST shows the secret once and records who saw it."""
+        webhook = self.get_object(request, object_id)
+        if webhook is None:
+            raise Http404("No such webhook.")
+        if not self.has_change_permission(request, webhook):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": webhook,
+            "title": f"Signing secret of {webhook.name}",
+            "revealed": request.method == "POST",
+        }
+        if request.method == "POST":
+            self.log_change(request, webhook, "Revealed the signing secret.")
+            context["secrets"] = webhook.signing_secrets(timezone.now())
+        response = TemplateResponse(request, "admin/webhooks/webhook/reveal_secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test(self, request, queryset):
+        webhooks = list(queryset.filter(deleted_at__isnull=True)[: MAX_TESTS_PER_ACTION + 1])
+        if len(webhooks) > MAX_TESTS_PER_ACTION:
+            self.message_user(
+                request, f"Select at most {MAX_TESTS_PER_ACTION} webhooks to test.", messages.ERROR
+            )
+            return
+        passed = 0
+        for webhook in webhooks:
+            outcome = testing.send_test(webhook)
+            passed += outcome.succeeded
+            answer = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
+            level = messages.SUCCESS if outcome.succeeded else messages.WARNING
+            self.message_user(
+                request, f"{webhook.name}: {answer} in {outcome.duration_ms or 0} ms.", level
+            )
+        self.message_user(request, f"Sent {len(webhooks)} test events; {passed} succeeded.")
+
+    @admin.action(description="Enable selected webhooks", permissions=["change"])
+    def enable(self, request, queryset):
+        changed = [
+            webhook_service.update_webhook(webhook, is_active=True)
+            for webhook in queryset.filter(deleted_at__isnull=True, is_active=False)
+        ]
+        self.message_user(request, f"Enabled {len(changed)} webhooks.")
+
+    @admin.action(description="Disable selected webhooks", permissions=["change"])
+    def disable(self, request, queryset):
+        changed = [
+            webhook_service.update_webhook(webhook, is_active=False)
+            for webhook in queryset.filter(deleted_at__isnull=True, is_active=True)
+        ]
+        self.message_user(request, f"Disabled {len(changed)} webhooks.")
+
+    @admin.action(
+        description="Rotate secret (the old one signs too during the grace period)",
+        permissions=["change"],
+    )
+    def rotate_secret(self, request, queryset):
+        rotated = [
+            webhook_service.regenerate_secret(webhook)
+            for webhook in queryset.filter(deleted_at__isnull=True)
+        ]
+        self.message_user(request, f"Rotated the secret of {len(rotated)} webhooks.")

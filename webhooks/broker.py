@@ -1,0 +1,91 @@
+"""The Taskiq broker: a Redis stream, or an in-process queue when REDIS_URL is unset."""
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from taskiq import AckableMessage, AsyncBroker, InMemoryBroker
+from taskiq_redis import RedisStreamBroker
+
+logger = logging.getLogger(__name__)
+
+STREAM = "webhooks:deliveries"
+CONSUMER_GROUP = "webhooks"
+# Messages fetched per read: about one per worker thread, so none waits long unacknowledged.
+XREAD_COUNT = 16
+XREAD_BLOCK_MS = 2000
+# A message unacknowledged this long is taken over by another worker (its worker died). Far
+# above the delivery timeout plus queueing; the lease sweep in PostgreSQL recovers sooner.
+IDLE_TIMEOUT_MS = 60 * 60 * 1000
+# Approximate cap on stream entries; far above any backlog (the database is the truth anyway).
+STREAM_MAXLEN = 100_000
+SOCKET_CONNECT_TIMEOUT_SECONDS = 5
+SOCKET_TIMEOUT_SECONDS = 30  # above XREAD_BLOCK_MS, so a blocking read is never cut short
+RECONNECT_DELAY_SECONDS = 1.0
+# In-process mode: threads that run deliveries inside the web process.
+EMBEDDED_THREADS = 4
+
+
+class DeliveryStreamBroker(RedisStreamBroker):
+    """A RedisStreamBroker that keeps listening through Redis restarts and data loss.
+
+    Without this, a Redis outage or a FLUSHALL (which drops the consumer group) ends the
+    worker's listen loop with an error; here it waits, declares the group again and goes on.
+    """
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        ack = super()._ack_generator(id=id, queue_name=queue_name)
+
+        async def ack_or_log() -> None:
+            # An unacknowledged message is only redelivered later; the claim makes that a no-op.
+            try:
+                await ack()
+            except RedisError as exc:
+                logger.warning("could not acknowledge stream message %s (%s)", id, exc)
+
+        return ack_or_log
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                logger.warning(
+                    "Redis stream %s unavailable (%s); retrying in %.0f s",
+                    self.queue_name,
+                    exc,
+                    RECONNECT_DELAY_SECONDS,
+                )
+                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+                try:
+                    await self._declare_consumer_group()
+                except (RedisConnectionError, RedisTimeoutError) as declare_exc:
+                    logger.debug("consumer group not declared yet: %s", declare_exc)
+
+
+def make_broker(redis_url: str, socket_timeout: float = SOCKET_TIMEOUT_SECONDS) -> AsyncBroker:
+    """Return a broker for redis_url, or an in-process broker when it is empty."""
+    if not redis_url:
+        return InMemoryBroker(sync_tasks_pool_size=EMBEDDED_THREADS, max_stored_results=1)
+    return DeliveryStreamBroker(
+        redis_url,
+        queue_name=STREAM,
+        consumer_group_name=CONSUMER_GROUP,
+        # "0": a group created after messages were added still reads them.
+        consumer_id="0",
+        xread_count=XREAD_COUNT,
+        xread_block=XREAD_BLOCK_MS,
+        idle_timeout=IDLE_TIMEOUT_MS,
+        maxlen=STREAM_MAXLEN,
+        approximate=True,
+        socket_connect_timeout=SOCKET_CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=socket_timeout,
+    )
+
+
+broker = make_broker(settings.REDIS_URL)

@@ -1,0 +1,43 @@
+"""One error shape for the whole API (the DRF EXCEPTION_HANDLER).
+
+Validation errors are `{"<field>": ["message", ...]}` (`non_field_errors` for the request as a
+whole); every other error is `{"detail": "message"}`. Malformed JSON answers 400, a body over
+DATA_UPLOAD_MAX_MEMORY_SIZE answers 413, a missing or bad credential 401 with
+`WWW-Authenticate`, a missing scope 403 and another project's resource 404.
+"""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is larger than the service accepts."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The request body is larger than {limit} bytes.")
+
+
+def exception_handler(exc, context):
+    """Return the JSON error response for exc (None lets Django answer a 500)."""
+    if isinstance(exc, Http404):
+        # One message for every 404, so nothing hints at what exists (or at model names).
+        exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # `raise ValidationError("msg")` gives a bare list: keep every 400 an object.
+        response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+    return response

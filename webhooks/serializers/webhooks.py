@@ -1,0 +1,138 @@
+"""Webhook representations; the secret appears only in the answers made to reveal it."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from webhooks import validators
+from webhooks.models import Webhook
+from webhooks.serializers import (
+    RejectUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictCharField,
+)
+from webhooks.services.webhooks import MAX_GRACE_PERIOD_SECONDS
+
+SECRET_HELP = "whsec_ + base64 of 32 random bytes: the Standard Webhooks signing key."
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": 'Event type names (see GET /api/event-types), or ["*"] for all.',
+        "example": ["config.deployed"],
+    }
+)
+class EventTypesField(serializers.JSONField):
+    def to_internal_value(self, data):
+        return validators.clean_event_types(data)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            "applications": {"type": "array", "items": {"type": "string"}},
+            "environments": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+        "description": "Deliver only events of these applications / environments; "
+        "an empty list means all.",
+    }
+)
+class FiltersField(serializers.JSONField):
+    def to_internal_value(self, data):
+        return validators.clean_filters(data)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "Custom request headers (at most 20). Authorization is allowed; "
+        "Content-Type, Content-Length, Host, User-Agent, webhook-* and X-Agenta-* are reserved.",
+        "example": {"Authorization": "Bearer <token>"},
+    }
+)
+class HeadersField(serializers.JSONField):
+    def to_internal_value(self, data):
+        return validators.clean_headers(data)
+
+
+class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A webhook as the API shows it (never with its secret)."""
+
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=2000, required=False, allow_blank=True)
+    url = StrictCharField(max_length=2048, help_text="http(s) URL that receives the events.")
+    event_types = EventTypesField(required=False)
+    filters = FiltersField(required=False)
+    headers = HeadersField(required=False)
+    is_active = StrictBooleanField(required=False)
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id",
+            "project_id",
+            "name",
+            "description",
+            "url",
+            "event_types",
+            "filters",
+            "headers",
+            "is_active",
+            "disabled_reason",
+            "disabled_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "project_id",
+            "disabled_reason",
+            "disabled_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate_url(self, value: str) -> str:
+        return validators.clean_url(value)
+
+
+class WebhookWithSecretSerializer(WebhookSerializer):
+    """A newly created webhook: the only representation that carries the secret."""
+
+    secret = serializers.CharField(read_only=True, help_text=SECRET_HELP)
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True, help_text=SECRET_HELP)
+
+
+class RegenerateSecretSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    grace_period_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_PERIOD_SECONDS,
+        help_text="How long the previous secret keeps signing deliveries (default 86400).",
+    )
+
+
+class RegeneratedSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True, help_text=SECRET_HELP)
+    previous_secret_expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the previous secret stops signing; null when it stopped at once.",
+    )
+
+
+class WebhookListQuerySerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(required=False, help_text="Only active or inactive ones.")
+    event_type = serializers.CharField(
+        required=False, help_text='Only webhooks that receive this type (including "*" ones).'
+    )

@@ -1,0 +1,62 @@
+"""Read a webhook's delivery history and health: filtered deliveries and status counts."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from webhooks.models import Delivery, Webhook
+
+STATS_WINDOWS = {"last_24h": timedelta(hours=24), "last_7d": timedelta(days=7)}
+
+
+def deliveries_of(
+    webhook: Webhook,
+    *,
+    statuses: list[str] | None = None,
+    event_type: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Delivery]:
+    """Return the webhook's deliveries that match the filters, with their events joined."""
+    deliveries = Delivery.objects.filter(webhook=webhook).select_related("event")
+    if statuses:
+        deliveries = deliveries.filter(status__in=statuses)
+    if event_type:
+        deliveries = deliveries.filter(event__type=event_type)
+    if created_after:
+        deliveries = deliveries.filter(created_at__gte=created_after)
+    if created_before:
+        deliveries = deliveries.filter(created_at__lt=created_before)
+    return deliveries
+
+
+def webhook_stats(webhook: Webhook, now: datetime | None = None) -> dict[str, Any]:
+    """Return delivery counts by status over the last 24 h and 7 days, and endpoint health."""
+    now = now or timezone.now()
+    aggregates = {}
+    for window, span in STATS_WINDOWS.items():
+        recent = Q(created_at__gte=now - span)
+        aggregates[f"{window}__total"] = Count("id", filter=recent)
+        for status in Delivery.Status.values:
+            aggregates[f"{window}__{status}"] = Count("id", filter=recent & Q(status=status))
+    # One query; the (webhook, created_at) index bounds it to the last 7 days.
+    row = Delivery.objects.filter(
+        webhook=webhook, created_at__gte=now - max(STATS_WINDOWS.values())
+    ).aggregate(**aggregates)
+    counts = {
+        window: {
+            "total": row[f"{window}__total"],
+            **{status: row[f"{window}__{status}"] for status in Delivery.Status.values},
+        }
+        for window in STATS_WINDOWS
+    }
+    succeeded = Delivery.objects.filter(webhook=webhook, status=Delivery.Status.SUCCEEDED)
+    return {
+        **counts,
+        "last_success_at": succeeded.aggregate(at=Max("delivered_at"))["at"],
+        "failing_since": webhook.failing_since,
+        "is_active": webhook.is_active,
+        "disabled_reason": webhook.disabled_reason,
+    }

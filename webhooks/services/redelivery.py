@@ -1,0 +1,135 @@
+"""Send deliveries again: manual retry (one delivery or a selection) and recover-since."""
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks.conf import app_settings
+from webhooks.models import Delivery, Webhook
+from webhooks.services.queue import enqueue_deliveries
+
+logger = logging.getLogger(__name__)
+
+FINISHED = [Delivery.Status.FAILED, Delivery.Status.SUCCEEDED]
+
+
+class RedeliveryRefused(Exception):
+    """The delivery can't be sent again now; code is 'in_flight' or 'webhook_disabled'."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RecoverWindowInvalid(Exception):
+    """The recover window is too long, too large or in the future; field names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _dispatch_lease(now: datetime) -> datetime:
+    # Kicked now: the sweep leaves the row alone meanwhile (the queue clears it if a kick fails).
+    return now + timedelta(seconds=app_settings.DISPATCH_LEASE_SECONDS)
+
+
+def retry_delivery(delivery: Delivery) -> Delivery:
+    """Make delivery due now as a manual attempt and enqueue it; return it refreshed.
+
+    A failed or succeeded delivery becomes pending with trigger=manual (if that attempt fails,
+    no automatic retry follows). A pending one is only brought forward, keeping its trigger and
+    schedule. One in flight is refused, as is one whose webhook is disabled.
+    """
+    if not delivery.webhook.is_active:
+        raise RedeliveryRefused("webhook_disabled", "The webhook is disabled; enable it first.")
+    now = timezone.now()
+    queued_until = _dispatch_lease(now)
+    with transaction.atomic():
+        # Conditional UPDATEs: a worker claiming the row at the same moment makes them miss.
+        moved = Delivery.objects.filter(id=delivery.id, status__in=FINISHED).update(
+            status=Delivery.Status.PENDING,
+            trigger=Delivery.Trigger.MANUAL,
+            next_attempt_at=now,
+            locked_until=None,
+            queued_until=queued_until,
+            updated_at=now,
+        ) or Delivery.objects.filter(id=delivery.id, status=Delivery.Status.PENDING).update(
+            next_attempt_at=now, queued_until=queued_until, updated_at=now
+        )
+        if not moved:
+            raise RedeliveryRefused(
+                "in_flight", "An attempt of this delivery is in flight; try again when it ends."
+            )
+        enqueue_deliveries([delivery.id])
+    logger.info("delivery %s queued for a manual attempt", delivery.id)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def retry_deliveries(delivery_ids: Iterable[uuid.UUID]) -> tuple[int, int]:
+    """Retry each delivery that can be; return (queued, refused) counts."""
+    queued = refused = 0
+    for delivery in Delivery.objects.filter(id__in=list(delivery_ids)).select_related("webhook"):
+        try:
+            retry_delivery(delivery)
+        except RedeliveryRefused:
+            refused += 1
+        else:
+            queued += 1
+    return queued, refused
+
+
+def recover_failed(
+    webhook: Webhook, since: datetime, until: datetime | None = None, now: datetime | None = None
+) -> int:
+    """Re-queue the webhook's failed deliveries created in [since, until); return how many.
+
+    Each becomes a manual attempt due now, which the dispatch sweep sends. The window may reach
+    back RECOVER_MAX_DAYS and hold RECOVER_MAX_DELIVERIES failed deliveries; a larger one is
+    refused whole, so callers narrow it with until rather than silently losing the rest.
+    """
+    now = now or timezone.now()
+    max_days, max_count = app_settings.RECOVER_MAX_DAYS, app_settings.RECOVER_MAX_DELIVERIES
+    if since < now - timedelta(days=max_days):
+        raise RecoverWindowInvalid("since", f"Must be within the last {max_days} days.")
+    if since > now:
+        raise RecoverWindowInvalid("since", "Must not be in the future.")
+    if not webhook.is_active:
+        raise RedeliveryRefused("webhook_disabled", "The webhook is disabled; enable it first.")
+    failed = Delivery.objects.filter(
+        webhook=webhook, status=Delivery.Status.FAILED, created_at__gte=since
+    )
+    if until:
+        failed = failed.filter(created_at__lt=until)
+    with transaction.atomic():
+        # Lock the rows so a manual retry running now can't move one between count and update.
+        ids = list(
+            failed.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", flat=True)[: max_count + 1]
+        )
+        if len(ids) > max_count:
+            raise RecoverWindowInvalid(
+                "since",
+                f"More than {max_count} failed deliveries in this window; narrow it with "
+                "'since' and 'until' and recover it in parts.",
+            )
+        Delivery.objects.filter(id__in=ids).update(
+            status=Delivery.Status.PENDING,
+            trigger=Delivery.Trigger.MANUAL,
+            next_attempt_at=now,
+            locked_until=None,
+            # No kick per row: up to 10,000 would hold this request for seconds and hit the
+            # receiver all at once. The sweep sends them within seconds, a batch at a time.
+            queued_until=None,
+            updated_at=now,
+        )
+    logger.info("recover re-queued %d failed deliveries of webhook %s", len(ids), webhook.id)
+    return len(ids)

@@ -1,0 +1,155 @@
+"""Create, change and delete webhooks and rotate their secrets: every write to a Webhook."""
+
+import hashlib
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from webhooks.conf import app_settings
+from webhooks.models import Webhook, default_event_types
+from webhooks.signing import generate_secret
+
+logger = logging.getLogger(__name__)
+
+MAX_GRACE_PERIOD_SECONDS = 7 * 24 * 3600
+DISABLED_BY_USER = "Disabled by a user."
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "event_types",
+    "filters",
+    "headers",
+    "is_active",
+)
+
+
+class WebhookLimitReached(ValidationError):
+    """The project already has the most webhooks allowed."""
+
+
+def _lock_project(project_id: uuid.UUID) -> None:
+    # Serialise creations per project so two concurrent requests can't both pass the cap.
+    # SQLite (embedded mode) already serialises writers with IMMEDIATE transactions.
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"webhooks.project:{project_id}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], signed=True)]
+        )
+
+
+def live_webhooks(project_id: uuid.UUID):
+    """Return the project's webhooks that were not deleted."""
+    return Webhook.objects.filter(project_id=project_id, deleted_at__isnull=True)
+
+
+def create_webhook(
+    project_id: uuid.UUID,
+    *,
+    name: str,
+    url: str,
+    description: str = "",
+    event_types: list[str] | None = None,
+    filters: dict | None = None,
+    headers: dict | None = None,
+    is_active: bool = True,
+) -> Webhook:
+    """Create a webhook with a new secret, within the project's webhook limit."""
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_project(project_id)
+        count = live_webhooks(project_id).count()
+        limit = app_settings.MAX_WEBHOOKS_PER_PROJECT
+        if count >= limit:
+            raise WebhookLimitReached(
+                f"This project already has {count} webhooks, the most allowed ({limit}). "
+                "Delete one before creating another.",
+                code="limit_reached",
+            )
+        webhook = Webhook.objects.create(
+            project_id=project_id,
+            name=name,
+            description=description,
+            url=url,
+            event_types=event_types or default_event_types(),
+            filters=filters or {"applications": [], "environments": []},
+            headers=headers or {},
+            secret=generate_secret(),
+            is_active=is_active,
+            disabled_at=None if is_active else now,
+            disabled_reason="" if is_active else DISABLED_BY_USER,
+        )
+    logger.info("created webhook %s in project %s", webhook.id, project_id)
+    return webhook
+
+
+def update_webhook(webhook: Webhook, **changes) -> Webhook:
+    """Apply changes to the editable fields; re-enabling clears the disabled state."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    fields = set()
+    for name, value in changes.items():
+        if name == "is_active" and value != webhook.is_active:
+            fields |= _set_active(webhook, value)
+        elif getattr(webhook, name) != value:
+            setattr(webhook, name, value)
+            fields.add(name)
+    if fields:
+        webhook.save(update_fields=[*sorted(fields), "updated_at"])
+        logger.info("updated webhook %s: %s", webhook.id, ", ".join(sorted(fields)))
+    return webhook
+
+
+def _set_active(webhook: Webhook, active: bool) -> set[str]:
+    webhook.is_active = active
+    if active:
+        # A fresh start: the failing-for-days clock restarts too.
+        webhook.disabled_at, webhook.disabled_reason, webhook.failing_since = None, "", None
+    else:
+        webhook.disabled_at, webhook.disabled_reason = timezone.now(), DISABLED_BY_USER
+    return {"is_active", "disabled_at", "disabled_reason", "failing_since"}
+
+
+def delete_webhook(webhook: Webhook) -> bool:
+    """Soft-delete webhook (its delivery history stays); return False if already deleted."""
+    now = timezone.now()
+    deleted = Webhook.objects.filter(id=webhook.id, deleted_at__isnull=True).update(
+        deleted_at=now, is_active=False, updated_at=now
+    )
+    if deleted:
+        webhook.deleted_at, webhook.is_active, webhook.updated_at = now, False, now
+        logger.info("deleted webhook %s", webhook.id)
+    return bool(deleted)
+
+
+def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None) -> Webhook:
+    """Give webhook a new secret; the old one keeps signing for the grace period.
+
+    Deliveries carry one signature per valid secret, so receivers can switch at their pace.
+    Only one previous secret is kept: regenerating again ends the earlier grace at once.
+    """
+    grace = app_settings.SECRET_GRACE_PERIOD_SECONDS
+    grace = grace if grace_period_seconds is None else grace_period_seconds
+    if not 0 <= grace <= MAX_GRACE_PERIOD_SECONDS:
+        raise ValueError(f"grace period must be within 0..{MAX_GRACE_PERIOD_SECONDS} seconds")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Webhook.objects.select_for_update().get(id=webhook.id)
+        if grace:
+            locked.previous_secret = locked.secret
+            locked.previous_secret_expires_at = now + timedelta(seconds=grace)
+        else:
+            locked.previous_secret, locked.previous_secret_expires_at = None, None
+        locked.secret = generate_secret()
+        locked.save(
+            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        )
+    logger.info("regenerated the secret of webhook %s (grace %ss)", webhook.id, grace)
+    return locked

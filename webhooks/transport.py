@@ -1,0 +1,158 @@
+"""Send one signed request and return what happened as a value; never raise for HTTP outcomes."""
+
+import http.client
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+
+import requests
+import urllib3.exceptions
+from urllib3.exceptions import NameResolutionError, ProtocolError
+from urllib3.util import Timeout
+
+from webhooks.conf import app_settings
+from webhooks.http_session import BlockedDestination, NameNotResolved, thread_session
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_MESSAGE_CHARS = 500
+_CHUNK_BYTES = 4096
+
+
+class ErrorKind:
+    """Why no HTTP response came back (the transport kinds of DeliveryAttempt.ErrorKind)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    DNS = "dns"
+    BLOCKED_DESTINATION = "blocked_destination"
+    TLS = "tls"
+    INVALID_RESPONSE = "invalid_response"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one HTTP attempt produced: a response, or an error kind and message."""
+
+    status_code: int | None = None
+    duration_ms: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    body: str = ""  # truncated to RESPONSE_BODY_LIMIT_BYTES
+    error_kind: str = ""
+    error_message: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
+    """POST body to url with headers once: no redirects, bounded time, truncated response."""
+    connect = app_settings.CONNECT_TIMEOUT_SECONDS
+    total = app_settings.DELIVERY_TIMEOUT_SECONDS
+    started = time.monotonic()
+    try:
+        response = thread_session().post(
+            url,
+            data=body,
+            headers=headers,
+            # total bounds connect + waiting for the status line; the body read is cut at the
+            # same deadline below.
+            timeout=Timeout(connect=connect, read=total, total=total),
+            allow_redirects=False,
+            stream=True,
+        )
+    except requests.RequestException as exc:
+        kind, message = classify(exc)
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(started), error_kind=kind, error_message=message
+        )
+    except (ValueError, OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        # A request that can't even be written (say, a header value http.client refuses):
+        # recorded like a connection failure, so it ends once the schedule does.
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(started),
+            error_kind=ErrorKind.CONNECTION,
+            error_message=f"could not send the request: {_message(exc)}",
+        )
+    with response:
+        text = _read_body(response, started + total)
+    return DeliveryOutcome(
+        status_code=response.status_code,
+        duration_ms=_elapsed_ms(started),
+        headers={_storable(k.lower()): _storable(v) for k, v in response.headers.items()},
+        body=_storable(text),
+    )
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text and jsonb can't hold NUL, and a receiver may answer with anything.
+    return text.replace("\x00", "\ufffd")
+
+
+def _read_body(response: requests.Response, deadline: float) -> str:
+    """Return the response body up to the byte limit; stop early at the deadline or an error."""
+    limit = app_settings.RESPONSE_BODY_LIMIT_BYTES
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit or time.monotonic() >= deadline:
+                break
+    except (requests.RequestException, ProtocolError, OSError) as exc:
+        # The status line already decided the outcome; a broken body only shortens the record.
+        logger.debug("response body read stopped: %s", exc)
+    return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Return the error kind and a short message for a failed request."""
+    message = _message(exc)
+    if isinstance(exc, BlockedDestination):
+        return ErrorKind.BLOCKED_DESTINATION, message
+    if isinstance(exc, NameNotResolved) or _caused_by(exc, (NameResolutionError, socket.gaierror)):
+        return ErrorKind.DNS, message
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ErrorKind.TLS, message
+    if isinstance(exc, requests.exceptions.Timeout):
+        return ErrorKind.TIMEOUT, message
+    if isinstance(exc, requests.exceptions.InvalidHeader | requests.exceptions.InvalidURL):
+        return ErrorKind.CONNECTION, f"could not send the request: {message}"
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+    ):
+        return ErrorKind.INVALID_RESPONSE, message
+    if _caused_by(exc, (http.client.HTTPException,)) and not _caused_by(
+        exc, (http.client.RemoteDisconnected, ConnectionError)
+    ):
+        return ErrorKind.INVALID_RESPONSE, message
+    return ErrorKind.CONNECTION, message
+
+
+def _caused_by(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, types):
+            return True
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return False
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:MAX_ERROR_MESSAGE_CHARS]
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
