@@ -22,9 +22,9 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
 
-    def __init__(self):
+    def __init__(self, detail: str | None = None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        super().__init__(f"The request body is larger than {limit} bytes.")
+        super().__init__(detail or f"The request body is larger than {limit} bytes.")
 
 
 def exception_handler(exc, context):

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from webhooks.fields import EncryptedTextField
+from webhooks.fields import EncryptedJSONField, EncryptedTextField
 from webhooks.ids import uuid7
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
@@ -23,7 +23,8 @@ class Webhook(models.Model):
     url = models.CharField(max_length=2048)
     event_types = models.JSONField(default=default_event_types)  # ["*"] means all
     filters = models.JSONField(default=dict, blank=True)  # {"applications": [], "environments": []}
-    headers = models.JSONField(default=dict, blank=True)  # custom request headers
+    # Custom request headers; encrypted, since they often carry a receiver's bearer token.
+    headers = EncryptedJSONField(default=dict, blank=True)
     secret = EncryptedTextField()
     previous_secret = EncryptedTextField(null=True, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from webhooks import wire
 from webhooks.models import Delivery, Webhook
 from webhooks.services import testing
 from webhooks.services import webhooks as webhook_service
@@ -49,7 +50,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "url",
         "event_types",
         "filters",
-        "headers",
+        "custom_headers",
         "signing_secret",
         "is_active",
         "disabled_reason",
@@ -81,6 +82,10 @@ class WebhookAdmin(admin.ModelAdmin):
         return webhook.last_delivery_status or "-"
 
     @admin.display(description="secret")
+    @admin.display(description="headers")
+    def custom_headers(self, webhook):
+        return wire.redacted(webhook.headers or {})
+
     def signing_secret(self, webhook):
         # Never rendered here: only the reveal page shows it, to staff who may change webhooks.
         url = reverse("admin:webhooks_webhook_reveal_secret", args=[webhook.pk])

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from webhooks import validators
+from webhooks import validators, wire
 from webhooks.models import Webhook
 from webhooks.serializers import (
     RejectUnknownFieldsMixin,
@@ -50,13 +50,19 @@ class FiltersField(serializers.JSONField):
         "type": "object",
         "additionalProperties": {"type": "string"},
         "description": "Custom request headers (at most 20). Authorization is allowed; "
-        "Content-Type, Content-Length, Host, User-Agent, webhook-* and X-Agenta-* are reserved.",
+        "Content-Type, Content-Length, Host, User-Agent, webhook-* and X-Agenta-* are reserved. "
+        "Values are encrypted at rest; credential-like ones (names containing auth, token, key, "
+        f"secret, cookie, ...) are shown as {wire.REDACTED!r}, and sending that placeholder "
+        "back keeps the stored value.",
         "example": {"Authorization": "Bearer <token>"},
     }
 )
 class HeadersField(serializers.JSONField):
     def to_internal_value(self, data):
         return validators.clean_headers(data)
+
+    def to_representation(self, value):
+        return wire.redacted(value or {})
 
 
 class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -98,6 +104,22 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     def validate_url(self, value: str) -> str:
         return validators.clean_url(value)
+
+    def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
+        # Credential values are shown redacted; the placeholder sent back means "keep it".
+        stored = {k.lower(): v for k, v in (self.instance.headers if self.instance else {}).items()}
+        kept, missing = dict(value), []
+        for name, header_value in value.items():
+            if header_value == wire.REDACTED and wire.is_sensitive(name):
+                if name.lower() in stored:
+                    kept[name] = stored[name.lower()]
+                else:
+                    missing.append(name)
+        if missing:
+            raise serializers.ValidationError(
+                f"{wire.REDACTED!r} keeps a stored value, but {', '.join(missing)} has none."
+            )
+        return kept
 
 
 class WebhookWithSecretSerializer(WebhookSerializer):

@@ -10,22 +10,17 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 
 from webhooks import events
 from webhooks.conf import app_settings
+from webhooks.exceptions import PayloadTooLarge
 from webhooks.models import Delivery, Event, Webhook
 from webhooks.services import queue
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The event is larger than the service accepts."
-    default_code = "payload_too_large"
 
 
 def emit_webhook_event(

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from webhooks import events
 from webhooks.auth import Principal
 from webhooks.conf import app_settings
+from webhooks.exceptions import PayloadTooLarge
 from webhooks.models import Delivery, Event
 from webhooks.pagination import IdCursorPagination
 from webhooks.parsers import JSONParser
@@ -29,7 +30,7 @@ from webhooks.serializers.events import (
     EventTypeInfo,
     json_schema,
 )
-from webhooks.services.emit import PayloadTooLarge, emit_webhook_event
+from webhooks.services.emit import emit_webhook_event
 
 
 class AnyPrincipal(permissions.BasePermission):
