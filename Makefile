@@ -43,18 +43,25 @@ $(STAMP): pyproject.toml
 
 # Embedded mode (no DATABASE_URL/REDIS_URL): SQLite + the in-process queue in one process.
 # With both set: the production topology (web, worker, scheduler) from the Procfile via honcho.
+# Keys this install needs and the environment doesn't give are made once in var/local.env.
 run: venv
-	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-	  $(BIN)/python manage.py migrate --noinput && \
-	  $(BIN)/python manage.py collectstatic --noinput -v0 && \
-	  $(BIN)/python manage.py webhooks_bootstrap && \
-	  exec $(BIN)/honcho start -f Procfile; \
+	@[ -f var/local.env ] || DEBUG=true $(BIN)/python manage.py webhooks_bootstrap --write-env var/local.env
+	@while IFS='=' read -r key value; do \
+	  case "$$key" in ''|\#*) continue;; esac; \
+	  [ -n "$${!key+set}" ] || export "$$key=$$value"; \
+	done < var/local.env; \
+	export PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+	  export SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} CSRF_COOKIE_SECURE=$${CSRF_COOKIE_SECURE:-false}; \
+	  python manage.py migrate --noinput && \
+	  python manage.py collectstatic --noinput -v0 && \
+	  python manage.py webhooks_bootstrap && \
+	  exec honcho start -f Procfile; \
 	else \
-	  [ -f var/embedded.env ] || DEBUG=true $(BIN)/python manage.py webhooks_bootstrap --write-env var/embedded.env; \
-	  set -a; . var/embedded.env; set +a; \
-	  $(BIN)/python manage.py migrate --noinput && \
-	  $(BIN)/python manage.py webhooks_bootstrap && \
-	  exec $(BIN)/python manage.py runserver --noreload 127.0.0.1:$${PORT:-8000}; \
+	  export DEBUG=$${DEBUG:-true} WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS=$${WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS:-true}; \
+	  python manage.py migrate --noinput && \
+	  python manage.py webhooks_bootstrap && \
+	  exec python manage.py runserver --noreload 127.0.0.1:$${PORT:-8000}; \
 	fi
 
 # The whole suite against PostgreSQL and Redis (DATABASE_URL/REDIS_URL, else 127.0.0.1 defaults).

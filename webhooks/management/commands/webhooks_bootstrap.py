@@ -12,11 +12,11 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Create a staff superuser if none exists and print how to log in and call the API. "
-        "With --write-env FILE, write an embedded-mode environment file (random keys) and exit."
+        "With --write-env FILE, write an environment file of random keys and exit."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--write-env", metavar="FILE", help="write an embedded-mode env file")
+        parser.add_argument("--write-env", metavar="FILE", help="write an env file of random keys")
         parser.add_argument("--username", default="admin")
 
     def handle(self, *args, write_env=None, username="admin", **options):
@@ -47,12 +47,10 @@ class Command(BaseCommand):
     def _write_env(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [
-            "# Embedded mode (make run without DATABASE_URL/REDIS_URL). Keep it private.",
-            "DEBUG=true",
+            "# Keys of this install, made once by `make run`; the environment wins. Keep private.",
             f"SECRET_KEY={secrets.token_urlsafe(48)}",
             f"WEBHOOKS_AUTH_KEY={secrets.token_urlsafe(32)}",
             f"WEBHOOKS_ENCRYPTION_KEYS={secrets.token_urlsafe(32)}",
-            "WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS=true",
         ]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
