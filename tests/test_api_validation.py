@@ -272,3 +272,23 @@ def test_concurrent_creations_cannot_exceed_the_limit(settings):
         thread.join(timeout=20)
     assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
     assert Webhook.objects.filter(project_id=PROJECT).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_answers_503_with_retry_after(service_client, monkeypatch):
+    from django.db import OperationalError
+
+    from webhooks.views import events as event_views
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(event_views, "emit_webhook_event", database_down)
+    response = service_client.post(
+        f"/api/projects/{uuid.uuid4()}/events",
+        {"type": "config.deployed", "data": {}},
+        format="json",
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Retry" in response.json()["detail"]
