@@ -11,7 +11,6 @@ import json
 import re
 import shlex
 import uuid
-from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -179,7 +178,8 @@ def test_every_example_answers_as_documented(credentials, settings):
         head, _, shown_body = response_text.partition("\n\n")
         status_line, *header_lines = head.splitlines()
         code = int(status_line.split(" ")[1])
-        assert status_line == f"HTTP/1.1 {code} {HTTPStatus(code).phrase}", name
+        # The reason phrase differs between Python versions (413 was renamed in 3.13).
+        assert status_line.startswith(f"HTTP/1.1 {code} "), name
         actual_body = json.loads(response.content) if response.content else None
         expected_body = json.loads(shown_body) if shown_body else None
         shown_headers = dict(line.split(": ", 1) for line in header_lines)
