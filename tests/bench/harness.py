@@ -30,24 +30,32 @@ class Run:
     failed_attempts: int = 0
     request_seconds: list[float] = field(default_factory=list)  # API emits: each request's time
 
+    def ours(self) -> list[tuple[str, str, float]]:
+        """Return the arrivals of the events this run emitted (all of them if it emitted none)."""
+        if not self.emitted:
+            return self.arrivals
+        return [a for a in self.arrivals if a[1] in self.emitted]
+
     def latencies(self) -> list[float]:
         """Return emit-to-receipt seconds of each delivery's first successful arrival."""
         first: dict[str, tuple[str, float]] = {}
-        for delivery_id, event_id, at in self.arrivals:
+        for delivery_id, event_id, at in self.ours():
             if delivery_id not in first or at < first[delivery_id][1]:
                 first[delivery_id] = (event_id, at)
-        return [at - self.emitted[e] for e, at in first.values() if e in self.emitted]
+        return [at - self.emitted[e] for e, at in first.values()]
 
     def duplicates(self) -> int:
         """Return how many successful arrivals repeated a delivery already received."""
-        return len(self.arrivals) - len({a[0] for a in self.arrivals})
+        ours = self.ours()
+        return len(ours) - len({a[0] for a in ours})
 
     def rate(self) -> float:
         """Return deliveries per second from the first emit to the last arrival."""
-        if not self.arrivals or not self.emitted:
+        ours = self.ours()
+        if not ours or not self.emitted:
             return 0.0
-        span = max(a[2] for a in self.arrivals) - min(self.emitted.values())
-        return len({a[0] for a in self.arrivals}) / span
+        span = max(a[2] for a in ours) - min(self.emitted.values())
+        return len({a[0] for a in ours}) / span
 
 
 class Receiver:
@@ -114,9 +122,15 @@ class Bench:
         return emitted
 
     def collect(self, run: Run, expected: int, timeout: float) -> Run:
-        """Wait until expected deliveries arrived, then copy the receiver's records into run."""
+        """Wait until expected deliveries of run arrived, and copy the receiver's records."""
+        deadline = time.monotonic() + timeout
         wait_until(lambda: self.receiver.count() >= expected, timeout, f"{expected} arrivals", 0.2)
-        run.arrivals, run.failed_attempts = self.receiver.records()
+
+        def complete() -> bool:  # a stray arrival of an earlier scenario may be in the count
+            run.arrivals, run.failed_attempts = self.receiver.records()
+            return len({a[0] for a in run.ours()}) >= expected
+
+        wait_until(complete, max(1.0, deadline - time.monotonic()), "our arrivals", 0.5)
         return run
 
     def settle(self, project_id: uuid.UUID, expected: int, timeout: float = 60) -> dict[str, int]:

@@ -1,59 +1,96 @@
 """Bursts through the whole engine: emit in-process, deliver through Redis and the worker."""
 
+from dataclasses import dataclass
+
+from tests.bench import cpu
 from tests.bench.harness import Bench, Run
 from tests.bench.report import Row, latency_text
 
 TARGET_RATE = 500  # deliveries per second, in the first two scenarios
 
 
-def burst(
-    bench: Bench, name: str, events: int, hooks: int, *, fail_first: bool = False, target=True
-) -> list[Row]:
-    """Emit events to a project of hooks webhooks at once; measure until every one arrived.
+@dataclass
+class Burst:
+    """One burst's measurements."""
 
-    Events are emitted in-process (emit_webhook_event, the service the API calls) by four
-    threads, so the emitting is not the HTTP layer's speed; the API's own cost is measured by
-    the emit and steady scenarios.
-    """
+    run: Run
+    succeeded: int
+    emit_seconds: float
+    cpu_ms: dict[str, float]  # CPU per delivery by kind of process
+
+    @property
+    def rate(self) -> float:
+        return self.run.rate()
+
+
+def _burst(bench: Bench, events: int, hooks: int, fail_first: bool) -> Burst:
     bench.receiver.reset(fail_first=fail_first)
     project = bench.project(hooks)
     expected = events * hooks
     run = Run()
+    before = cpu.snapshot()
     run.emitted = bench.emit_burst(project, events)
     emit_seconds = max(run.emitted.values()) - min(run.emitted.values())
     bench.collect(run, expected, timeout=120 + expected / 50)
+    costs = cpu.per_item_ms(before, cpu.snapshot(), expected)
     statuses = bench.settle(project, expected)
-    rate = run.rate()
-    rows = [
+    return Burst(run, statuses.get("succeeded", 0), emit_seconds, costs)
+
+
+def burst(
+    bench: Bench,
+    name: str,
+    events: int,
+    hooks: int,
+    *,
+    fail_first: bool = False,
+    target: bool = True,
+    repeats: int = 1,
+) -> list[Row]:
+    """Emit events to a project of hooks webhooks at once; measure until every one arrived.
+
+    Events are emitted in-process (emit_webhook_event, the service the API calls) by four
+    threads, concurrently with the deliveries: the rate counts from the first emit to the last
+    receipt. The API's own cost is measured by the emit and steady scenarios. With repeats,
+    the rate is the median run's (its latencies are shown) and the range is given.
+    """
+    bursts = sorted(
+        (_burst(bench, events, hooks, fail_first) for _ in range(repeats)), key=lambda b: b.rate
+    )
+    median = bursts[len(bursts) // 2]
+    spread = f" (runs: {', '.join(f'{b.rate:,.0f}' for b in bursts)})" if repeats > 1 else ""
+    expected = events * hooks * repeats
+    succeeded = sum(b.succeeded for b in bursts)
+    duplicates = sum(b.run.duplicates() for b in bursts)
+    return [
         Row(
             name,
-            "deliveries/s, first emit to last receipt",
-            f"{rate:,.0f}/s",
+            "deliveries/s, first emit to last receipt" + (", median" if repeats > 1 else ""),
+            f"{median.rate:,.0f}/s{spread}",
             f">= {TARGET_RATE}/s" if target else "",
-            rate >= TARGET_RATE if target else None,
+            median.rate >= TARGET_RATE if target else None,
         ),
-        Row(name, "emit-to-receipt p50 / p95 / p99", latency_text(run.latencies())),
+        Row(name, "emit-to-receipt p50 / p95 / p99", latency_text(median.run.latencies())),
+        Row(name, "CPU ms per delivery, by process", cpu.text(median.cpu_ms)),
         Row(
             name,
-            "outcome",
-            f"{statuses.get('succeeded', 0):,} succeeded, {statuses.get('failed', 0)} failed, "
-            f"{run.failed_attempts:,} failed attempts, {run.duplicates()} duplicate receipts; "
-            f"emitting took {emit_seconds:.1f} s",
+            "outcome" + (f" of {repeats} runs" if repeats > 1 else ""),
+            f"{succeeded:,} succeeded, {median.run.failed_attempts:,} failed attempts, "
+            f"{duplicates} duplicate receipts; emitting took {median.emit_seconds:.1f} s "
+            f"({events / max(median.emit_seconds, 1e-3):,.0f} events/s)",
+            "all succeeded, none twice",
+            succeeded == expected and duplicates == 0,
         ),
     ]
-    ok = statuses.get("succeeded", 0) == expected and run.duplicates() == 0
-    rows[-1].passed = ok
-    rows[-1].target = "all succeeded, none twice"
-    return rows
 
 
-def scenarios(bench: Bench, scale: float = 1.0) -> list[Row]:
+def scenarios(bench: Bench, scale: float = 1.0, repeats: int = 3) -> list[Row]:
     """Run the three bursts: 2,000 x 1, 200 x 10, and 1,000 x 1 through a failed first attempt."""
     n = max(1, round(2000 * scale))
     m = max(1, round(200 * scale))
     k = max(1, round(1000 * scale))
-    rows = burst(bench, f"{n:,} events x 1 webhook", n, 1)
-    rows += burst(bench, f"{m:,} events x 10 webhooks", m, 10)
+    rows = burst(bench, f"{n:,} events x 1 webhook", n, 1, repeats=repeats)
+    rows += burst(bench, f"{m:,} events x 10 webhooks", m, 10, repeats=repeats)
     rows += burst(
         bench, f"{k:,} events x 1 webhook, 1st attempt fails", k, 1, fail_first=True, target=False
     )

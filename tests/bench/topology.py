@@ -66,7 +66,7 @@ def recreate_database(url: str, drop_only: bool = False) -> None:
 
 
 def peak_rss_kib(pid: int) -> dict[int, int]:
-    """Return VmHWM (peak resident set, KiB) of pid and of each of its descendants."""
+    """Return VmHWM (peak resident set, KiB) of pid, then of each of its descendants."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -109,6 +109,8 @@ class Topology:
             "PYTHONPATH": str(ROOT),
         }
         self.commands = procfile_commands(self.env)
+        if os.environ.get("BENCH_WORKER"):  # try another worker command line (tuning)
+            self.commands["worker"] = shlex.split(os.environ["BENCH_WORKER"])
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property

@@ -17,7 +17,7 @@ from django.utils import timezone
 from webhooks import retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-from webhooks.services import delivery_sql
+from webhooks.services import pgsql
 from webhooks.services.dispatch import dispatch_due, release_expired_leases
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def _claim(delivery_id, now: datetime, lease: datetime, trigger: str | None) -> 
     """Claim the delivery if pending and due; return it with its event and webhook loaded."""
     # The claim numbers the attempt: each claim gets its own number, so even a worker that
     # outlived its lease records its attempt without colliding with the next one.
-    if delivery_sql.supported():  # performance: one round trip instead of two
-        return delivery_sql.claim(delivery_id, now, lease, trigger)
+    if pgsql.supported():  # performance: one round trip instead of two
+        return pgsql.claim(delivery_id, now, lease, trigger)
     changes = {
         "status": Status.DELIVERING,
         "locked_until": lease,
@@ -149,10 +149,8 @@ def _finish(
     }
     # The release is guarded by our lease: a worker whose lease expired must not overwrite a
     # newer state (its attempt is still recorded).
-    if delivery_sql.supported():  # performance: one round trip instead of two
-        released = _on_fresh_connection_if_lost(
-            delivery_sql.record_and_release, attempt, lease, changes
-        )
+    if pgsql.supported():  # performance: one round trip instead of two
+        released = _on_fresh_connection_if_lost(pgsql.record_and_release, attempt, lease, changes)
     else:
         _on_fresh_connection_if_lost(attempt.save, force_insert=True)
         released = _on_fresh_connection_if_lost(

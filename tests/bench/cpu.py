@@ -1,0 +1,63 @@
+"""CPU time by kind of process, from /proc: where a scenario's cycles went."""
+
+import os
+from pathlib import Path
+
+# What a process's command line contains -> the name it is reported under (first match wins).
+KINDS = [
+    ("taskiq worker", "worker"),
+    ("taskiq scheduler", "scheduler"),
+    ("gunicorn", "web"),
+    ("tests.bench.receiver", "receiver"),
+    ("redis-server", "redis"),
+    ("postgres", "postgres"),
+]
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def _kind(pid: int, me: int, command: str) -> str:
+    if pid == me:
+        return "emit"
+    # Another database's session (someone else's tests on a shared server) is not ours.
+    session = command.startswith("postgres: ") and ("(" in command or "[local]" in command)
+    if session and " wh_bench " not in command:
+        return "other"
+    return next((kind for key, kind in KINDS if key in command), "other")
+
+
+def snapshot() -> dict[int, tuple[str, int]]:
+    """Return each live process's kind and CPU ticks so far; the harness is 'emit'.
+
+    A process that ends between two snapshots is missed: keep windows under a minute, as
+    CONN_MAX_AGE replaces PostgreSQL sessions every 60 s.
+    """
+    me = os.getpid()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        found[pid] = (_kind(pid, me, command), int(stat[11]) + int(stat[12]))  # utime + stime
+    return found
+
+
+def per_item_ms(before: dict, after: dict, items: int) -> dict[str, float]:
+    """Return milliseconds of CPU per item by kind, between two snapshots."""
+    totals: dict[str, int] = {}
+    for pid, (kind, ticks) in after.items():
+        totals[kind] = totals.get(kind, 0) + ticks - before.get(pid, (kind, 0))[1]
+    return {
+        kind: ticks / _TICKS_PER_SECOND * 1000 / max(items, 1)
+        for kind, ticks in sorted(totals.items(), key=lambda kv: -kv[1])
+        if ticks > 0
+    }
+
+
+def text(costs: dict[str, float], skip: tuple[str, ...] = ("other",)) -> str:
+    """Return 'worker 2.0, postgres 1.0, ...' for the kinds that cost 0.05 ms or more."""
+    return ", ".join(f"{k} {v:.2f}" for k, v in costs.items() if v >= 0.05 and k not in skip)

@@ -1,0 +1,140 @@
+"""SQL statements per attempt and per emit, counted: the guard behind docs/performance.md.
+
+On PostgreSQL an attempt is two statements (claim-and-load, record-and-release), one more only
+when the webhook's health changes; an emit is one transaction of three statements whatever its
+fan-out. The ORM path that SQLite (the embedded mode) takes must keep producing the same records.
+And a request's kicks wait for its response, so its deliveries don't slow it down.
+"""
+
+import uuid
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
+from standardwebhooks import Webhook as StandardWebhook
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from webhooks.events import EVENT_TYPES
+from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.services import pgsql, queue
+from webhooks.services.delivery import deliver
+from webhooks.services.emit import emit_webhook_event
+
+pytestmark = pytest.mark.django_db
+
+Status = Delivery.Status
+# BEGIN/COMMIT around an emit; SAVEPOINTs where the test's own transaction encloses it.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+@pytest.fixture
+def hook(receiver):
+    return WebhookFactory(url=receiver.url(), headers={"X-Team": "search"})
+
+
+def make_delivery(webhook) -> Delivery:
+    return DeliveryFactory(webhook=webhook, event=EventFactory(project_id=webhook.project_id))
+
+
+def statements(action) -> tuple[object, list[str]]:
+    """Run action; return its result and the SQL it sent, transaction control left out."""
+    with CaptureQueriesContext(connection) as captured:
+        result = action()
+    sent = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)
+    ]
+    return result, sent
+
+
+def test_a_successful_attempt_is_two_statements(receiver, hook):
+    delivery = make_delivery(hook)
+
+    attempt, sent = statements(lambda: deliver(delivery.id))
+
+    assert len(sent) == 2, sent
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (Status.SUCCEEDED, 1)
+    assert attempt.pk and DeliveryAttempt.objects.get(pk=attempt.pk).response_status == 200
+    (got,) = receiver.requests
+    StandardWebhook(hook.secret).verify(got.body, got.headers)  # the secret was decrypted
+    assert got.headers["x-team"] == "search"  # the JSON headers were parsed
+
+
+def test_a_change_of_webhook_health_costs_one_statement_more(receiver, hook):
+    first, second = make_delivery(hook), make_delivery(hook)
+    receiver.reply_with(500, 500, 200)
+
+    _, first_failure = statements(lambda: deliver(first.id))  # the webhook starts failing
+    _, again = statements(lambda: deliver(second.id))  # already failing: nothing to record
+    Delivery.objects.filter(pk=first.pk).update(next_attempt_at=None)
+    _, recovery = statements(lambda: deliver(first.id))  # it answers again
+
+    assert [len(first_failure), len(again), len(recovery)] == [3, 2, 3]
+    assert Webhook.objects.get(pk=hook.pk).failing_since is None
+    assert Delivery.objects.get(pk=second.pk).status == Status.PENDING  # a retry is scheduled
+
+
+def test_a_duplicate_message_is_one_statement_and_sends_nothing(receiver, hook):
+    delivery = make_delivery(hook)
+    deliver(delivery.id)
+
+    result, sent = statements(lambda: deliver(delivery.id))
+
+    assert result is None
+    assert len(sent) == 1
+    assert len(receiver.requests) == 1
+
+
+def test_the_orm_path_of_sqlite_records_the_same_attempt(receiver, hook, monkeypatch):
+    monkeypatch.setattr(pgsql, "supported", lambda: False)
+    delivery = make_delivery(hook)
+
+    attempt, sent = statements(lambda: deliver(delivery.id))
+
+    assert len(sent) == 4  # claim, load, record, release
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (Status.SUCCEEDED, 1)
+    assert DeliveryAttempt.objects.get(pk=attempt.pk).request_headers["X-Team"] == "search"
+
+
+@pytest.mark.parametrize("hooks", [1, 50])
+def test_an_emit_is_three_statements_whatever_its_fan_out(hooks):
+    project = uuid.uuid4()
+    WebhookFactory.create_batch(hooks, project_id=project)
+    data = EVENT_TYPES["config.deployed"].example
+
+    event, sent = statements(lambda: emit_webhook_event(project, "config.deployed", data))
+
+    assert len(sent) == 3, sent  # the event, the matching webhooks, the deliveries
+    rows = Delivery.objects.filter(event=event)
+    assert rows.count() == event.delivery_count == hooks
+    assert {r.status for r in rows} == {Status.PENDING}
+    assert all(r.queued_until and r.next_attempt_at for r in rows)
+
+
+# --- an emit's response is not slowed down by its own deliveries --------------------------------
+
+
+def test_kicks_from_a_request_go_out_once_its_response_is_sent(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    kicked = []
+    monkeypatch.setattr(queue, "kick_deliveries", kicked.append)
+    # As Django's test client does: these would close the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        request_started.send(sender=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            queue.enqueue_deliveries(["a", "b"])
+        assert kicked == []  # the worker would compete with the response for the CPU
+        request_finished.send(sender=None)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    assert kicked == [["a", "b"]]
+
+    with django_capture_on_commit_callbacks(execute=True):  # outside a request: at once
+        queue.enqueue_deliveries(["c"])
+    assert kicked == [["a", "b"], ["c"]]
