@@ -21,6 +21,7 @@ from rest_framework.permissions import AllowAny
 
 from tests.conftest import SERVICE_KEY
 from tests.factories import ApiKeyFactory, DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import matches
 from webhooks.auth import ProjectAccess, ServiceOnly, required_scope
 from webhooks.models import ApiKey
 from webhooks.services.api_keys import create_api_key
@@ -32,7 +33,6 @@ TABLE_ROW = re.compile(
     r"^\| (GET|POST|PUT|PATCH|DELETE) \| `(/[^`]*)` \| ([^|]+?) \| [^|]+ \|$", re.M
 )
 EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```http\n(.*?)\n```\n+```http\n(.*?)\n```", re.S)
-ANY = "…"
 
 # The objects the examples name (see "Errors" in docs/api.md).
 PROJECT = uuid.UUID("0190a000-0000-7000-8000-000000000001")
@@ -143,18 +143,6 @@ def parse_request(text: str, credentials: dict[str, str]) -> tuple[str, str, dic
         prefix = '{"type": "config.deployed", "data": {"padding": "'
         body = prefix + "x" * (size - len(prefix) - 3) + '"}}'
     return method, path, headers, body.encode()
-
-
-def matches(expected, actual) -> bool:
-    if expected == ANY:
-        return True
-    if isinstance(expected, dict):
-        return (
-            isinstance(actual, dict)
-            and expected.keys() == actual.keys()
-            and all(matches(expected[k], actual[k]) for k in expected)
-        )
-    return expected == actual
 
 
 def examples() -> list[tuple[str, str, str]]:

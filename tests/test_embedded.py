@@ -4,11 +4,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support import wait_for as _wait
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +30,6 @@ hook = Webhook.objects.create(
 event = Event.objects.create(project_id=project, type="config.deployed", body='{"n":1}')
 Delivery.objects.create(event=event, webhook=hook, next_attempt_at=timezone.now())
 """
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _get(url: str) -> int | None:

@@ -27,6 +27,7 @@ from standardwebhooks import Webhook as StandardWebhook
 from tests.conftest import SERVICE_KEY
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
+from tests.support import matches
 from webhooks import events
 from webhooks.models import ApiKey, Delivery
 from webhooks.services.delivery import deliver
@@ -37,7 +38,6 @@ BLOCK = re.compile(r"<!-- walkthrough: ([\w -]+?) -->\n```(\w+)\n(.*?)\n```", re
 STEPS = ["key", "webhook", "emit", "deliveries", "delivery", "retry", "test"]
 ASSIGNED = re.compile(r"^([A-Z_]+)=", re.M)
 README_RECEIVER = "http://127.0.0.1:9000/hook"  # what the setup block sets RECEIVER to
-ANY = "…"  # in an output block: a value that differs on every run
 STEP_TIMEOUT_SECONDS = 60
 
 needs_tools = pytest.mark.skipif(
@@ -52,25 +52,6 @@ def walkthrough() -> dict[str, str]:
     code = [name for name in names if not name.startswith("output ")]
     assert code == ["receiver", "setup", *STEPS], "README's walkthrough blocks changed order"
     return {name: text for name, _, text in blocks}
-
-
-def matches(expected, actual) -> bool:
-    """Compare an output block with real output; the string … matches any value."""
-    if expected == ANY:
-        return True
-    if isinstance(expected, dict):
-        return (
-            isinstance(actual, dict)
-            and expected.keys() == actual.keys()
-            and all(matches(expected[k], actual[k]) for k in expected)
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(matches(e, a) for e, a in zip(expected, actual, strict=True))
-        )
-    return expected == actual
 
 
 class Shell:

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from standardwebhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
+from tests.support import wait_for as _wait
 from webhooks.broker import STREAM
 from webhooks.models import Delivery, DeliveryAttempt
 from webhooks.services import queue
@@ -36,17 +36,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    """Return predicate()'s first truthy value, polling until timeout seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class RedisServer:
