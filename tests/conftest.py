@@ -85,3 +85,28 @@ def make_key_client(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def webhooks_settings(settings):
+    """Return a function that overrides some WEBHOOKS keys for one test."""
+
+    def override(**values):
+        settings.WEBHOOKS = {**settings.WEBHOOKS, **values}
+
+    return override
+
+
+@pytest.fixture
+def kicked(monkeypatch):
+    """Record the delivery ids handed to the queue instead of sending them to Redis."""
+    from webhooks.services import queue
+
+    ids: list = []
+
+    def kick(batch):
+        ids.extend(batch)
+        return len(batch)
+
+    monkeypatch.setattr(queue, "kick_deliveries", kick)
+    return ids

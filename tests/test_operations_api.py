@@ -9,23 +9,10 @@ from django.utils import timezone
 
 from tests.factories import DeliveryFactory, WebhookFactory
 from webhooks.models import Delivery, Event
-from webhooks.services import queue
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_ENDPOINTS = ["/api/admin/webhooks/cleanup?days=30", "/api/admin/webhooks/retry-stuck"]
-
-
-@pytest.fixture
-def kicked(monkeypatch):
-    ids = []
-
-    def kick(batch):
-        ids.extend(batch)
-        return len(batch)
-
-    monkeypatch.setattr(queue, "kick_deliveries", kick, raising=False)
-    return ids
 
 
 def _aged(webhook, status, age, delivered_at=None):

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from tests.factories import DeliveryFactory, WebhookFactory
 from webhooks.models import Delivery
-from webhooks.services import queue
 from webhooks.services.delivery import dispatch_due
 
 pytestmark = pytest.mark.django_db
@@ -21,19 +20,6 @@ def _delivery(webhook, status, age: timedelta):
     delivery = DeliveryFactory(webhook=webhook, status=status, next_attempt_at=None)
     Delivery.objects.filter(id=delivery.id).update(created_at=timezone.now() - age)
     return delivery
-
-
-@pytest.fixture
-def kicked(monkeypatch):
-    """The ids the dispatch sweep hands to the queue."""
-    ids = []
-
-    def kick(batch):
-        ids.extend(batch)
-        return len(batch)
-
-    monkeypatch.setattr(queue, "kick_deliveries", kick)
-    return ids
 
 
 @pytest.fixture

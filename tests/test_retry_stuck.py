@@ -18,7 +18,6 @@ from django.utils import timezone
 from tests.factories import DeliveryFactory, WebhookFactory
 from tests.receiver import Reply
 from webhooks.models import Delivery
-from webhooks.services import queue
 from webhooks.services.delivery import deliver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,19 +29,6 @@ django.setup()
 from webhooks.services.delivery import deliver
 deliver(sys.argv[1])
 """
-
-
-@pytest.fixture
-def kicked(monkeypatch):
-    """The ids the dispatcher hands to the queue."""
-    ids = []
-
-    def kick(batch):
-        ids.extend(batch)
-        return len(batch)
-
-    monkeypatch.setattr(queue, "kick_deliveries", kick, raising=False)
-    return ids
 
 
 def _run(*args) -> str:

@@ -22,16 +22,6 @@ BODY = b'{"id":"e1","type":"config.deployed"}'
 
 
 @pytest.fixture
-def webhooks_settings(settings):
-    """Return a function that overrides WEBHOOKS keys for one test."""
-
-    def override(**values):
-        settings.WEBHOOKS = {**settings.WEBHOOKS, **values}
-
-    return override
-
-
-@pytest.fixture
 def fake_dns(monkeypatch):
     """Resolve the names given to chosen addresses; everything else resolves for real."""
     real = socket.getaddrinfo
