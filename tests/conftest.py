@@ -98,15 +98,16 @@ def webhooks_settings(settings):
 
 
 @pytest.fixture
-def kicked(monkeypatch):
-    """Record the delivery ids handed to the queue instead of sending them to Redis."""
-    from webhooks.services import queue
+def woken(monkeypatch):
+    """Record the webhook ids woken through the queue instead of sending them to Redis."""
+    from webhooks.engine import wakeups
 
     ids: list = []
 
-    def kick(batch):
+    def wake(batch):
+        batch = [str(i) for i in batch]
         ids.extend(batch)
         return len(batch)
 
-    monkeypatch.setattr(queue, "kick_deliveries", kick)
+    monkeypatch.setattr(wakeups, "wake", wake)
     return ids

@@ -28,6 +28,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0  # the most ever answered at once
         self.default = Reply()
         self._queue: list[Reply] = []
         self._lock = threading.Condition()
@@ -73,7 +75,13 @@ class Receiver:
     def _record(self, item: Received) -> None:
         with self._lock:
             self.requests.append(item)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self._lock.notify_all()
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _handler(self):
         receiver = self
@@ -87,9 +95,9 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = receiver._next_reply()
                 receiver._record(Received("POST", self.path, headers, body, time.monotonic()))
-                if reply.delay:
-                    time.sleep(reply.delay)
                 try:
+                    if reply.delay:
+                        time.sleep(reply.delay)
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -98,6 +106,8 @@ class Receiver:
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the sender gave up (a timeout test)
+                finally:
+                    receiver._done()
 
             do_PUT = do_GET = do_POST
 

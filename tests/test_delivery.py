@@ -1,14 +1,11 @@
 """The delivery service against a real receiver on 127.0.0.1: signing, outcomes, bookkeeping."""
 
 import json
-import os
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook as StandardWebhook
@@ -17,10 +14,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
 from webhooks import transport
-from webhooks.broker import STREAM
+from webhooks.engine.lanes import deliver
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-from webhooks.services import queue
-from webhooks.services.delivery import deliver, dispatch_due, release_expired_leases
 from webhooks.signing import generate_secret
 
 pytestmark = pytest.mark.django_db
@@ -166,9 +161,9 @@ def test_retry_after_delays_the_next_attempt(receiver, hook, webhooks_settings):
     webhooks_settings(RETRY_SCHEDULE_SECONDS=[0.2, 5])
     receiver.reply_with(Reply(status=429, headers={"Retry-After": "2"}), 200)
     delivery = make_delivery(hook)
-    deliver(delivery.id)
+    attempt = deliver(delivery.id)
     delivery.refresh_from_db()
-    assert delivery.next_attempt_at - delivery.updated_at >= timedelta(seconds=2)
+    assert delivery.next_attempt_at - attempt.started_at >= timedelta(seconds=2)
     delivery = run_until_final(delivery)
     first, second = receiver.wait_for(2)
     assert second.at - first.at >= 2
@@ -263,7 +258,7 @@ def test_a_worker_that_outlived_its_lease_records_its_attempt_but_not_its_state(
         outcome = real_send(*args)
         # meanwhile the sweep returned the row and another worker claimed it
         Delivery.objects.filter(pk=delivery.pk).update(
-            attempt_count=2, locked_until=timezone.now() + timedelta(seconds=30)
+            locked_until=timezone.now() + timedelta(seconds=30)
         )
         return outcome
 
@@ -298,29 +293,6 @@ def test_one_attempt_at_a_time_when_kicked_five_times_at_once(receiver, hook):
     assert len(receiver.requests) == 1
     assert run_until_final(delivery).status == Status.SUCCEEDED
     assert [a.number for a in attempts_of(delivery)] == [1, 2]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_attempt_takes_at_most_four_queries(
-    receiver, hook, django_assert_max_num_queries, webhooks_settings
-):
-    receiver.reply_with(200, 500, 500, 500)
-    ok, first_failure, retried, exhausted, disabled = (make_delivery(hook) for _ in range(5))
-    with django_assert_max_num_queries(4):
-        deliver(ok.id)
-    with django_assert_max_num_queries(5):
-        deliver(first_failure.id)  # the webhook's health changes: one UPDATE sets failing_since
-    with django_assert_max_num_queries(4):
-        deliver(retried.id)
-    webhooks_settings(RETRY_SCHEDULE_SECONDS=[])
-    with django_assert_max_num_queries(4):
-        deliver(exhausted.id)
-    Webhook.objects.filter(pk=hook.pk).update(is_active=False)
-    with django_assert_max_num_queries(4):
-        deliver(disabled.id)  # not sent
-    assert len(receiver.requests) == 4
-    assert Delivery.objects.get(pk=retried.pk).status == Status.PENDING
-    assert Delivery.objects.get(pk=exhausted.pk).status == Status.FAILED
 
 
 # --- endpoint health --------------------------------------------------------------------------
@@ -360,97 +332,3 @@ def test_an_exhausted_delivery_disables_a_webhook_failing_for_five_days(
     hook.refresh_from_db()
     assert not hook.is_active
     assert hook.disabled_reason.startswith("no successful delivery for 5 days")
-
-
-# --- the sweep and the queue ------------------------------------------------------------------
-
-
-def test_the_sweep_kicks_each_due_delivery_once_per_dispatch_lease(hook, kicked):
-    now = timezone.now()
-    due = make_delivery(hook)
-    make_delivery(hook, next_attempt_at=now + timedelta(minutes=5))  # not due yet
-    make_delivery(hook, status=Status.SUCCEEDED)
-    make_delivery(hook, status=Status.DELIVERING, locked_until=now + timedelta(seconds=30))
-
-    assert dispatch_due() == 1
-    assert kicked == [due.id]
-    assert dispatch_due() == 0  # still queued: not kicked again
-    Delivery.objects.filter(pk=due.pk).update(queued_until=now - timedelta(seconds=1))
-    assert dispatch_due() == 1  # its dispatch lease ran out: kicked again
-
-
-def test_the_sweep_returns_expired_worker_leases(hook, kicked):
-    stuck = make_delivery(
-        hook, status=Status.DELIVERING, locked_until=timezone.now() - timedelta(seconds=1)
-    )
-    assert dispatch_due() == 1
-    stuck.refresh_from_db()
-    assert (stuck.status, stuck.locked_until) == (Status.PENDING, None)
-    assert kicked == [stuck.id]
-
-
-def test_release_expired_leases_leaves_live_leases_alone(hook):
-    live = make_delivery(
-        hook, status=Status.DELIVERING, locked_until=timezone.now() + timedelta(seconds=30)
-    )
-    assert release_expired_leases() == 0
-    live.refresh_from_db()
-    assert live.status == Status.DELIVERING
-
-
-def test_the_sweep_honours_its_limit_oldest_first(hook, kicked):
-    now = timezone.now()
-    rows = [make_delivery(hook, next_attempt_at=now - timedelta(seconds=s)) for s in (1, 3, 2)]
-    assert dispatch_due(limit=2) == 2
-    assert kicked == [rows[1].id, rows[2].id]
-
-
-def test_a_failed_kick_leaves_the_delivery_to_the_next_sweep(hook, settings, unused_port):
-    settings.REDIS_URL = f"redis://127.0.0.1:{unused_port}/0"  # nothing listens there
-    delivery = make_delivery(hook)
-    assert dispatch_due() == 0
-    delivery.refresh_from_db()
-    assert delivery.queued_until is None  # not held for DISPATCH_LEASE_SECONDS
-
-
-def test_enqueue_sends_after_commit_only(hook, settings, django_capture_on_commit_callbacks):
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    before = client.xlen(STREAM)
-    with django_capture_on_commit_callbacks(execute=True):
-        queue.enqueue_deliveries([make_delivery(hook).id, make_delivery(hook).id])
-        assert client.xlen(STREAM) == before  # not before the commit
-    assert client.xlen(STREAM) == before + 2
-
-
-def test_enqueue_never_raises_when_redis_is_down(
-    hook, settings, unused_port, django_capture_on_commit_callbacks, caplog
-):
-    settings.REDIS_URL = f"redis://127.0.0.1:{unused_port}/0"
-    delivery = make_delivery(hook, queued_until=timezone.now() + timedelta(seconds=30))
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        queue.enqueue_deliveries([delivery.id])
-    assert time.monotonic() - started < 5
-    assert "the sweep sends the rest" in caplog.text
-    delivery.refresh_from_db()
-    assert delivery.queued_until is None  # the next sweep sends it
-
-
-def test_a_large_fan_out_is_sent_in_full(settings):
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    before = client.xlen(STREAM)
-    ids = [uuid.uuid4() for _ in range(120)]  # more than one concurrent batch
-    assert queue.kick_deliveries(ids) == 120
-    assert client.xlen(STREAM) == before + 120
-
-
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
-def test_a_forked_process_gets_its_own_enqueue_thread(settings):
-    # given the parent's enqueue thread is running (as in a gunicorn master with --preload)
-    assert queue.kick_deliveries([uuid.uuid4()]) == 1
-    # when a worker process is forked from it, its kicks still go out
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0 if queue.kick_deliveries([uuid.uuid4()]) == 1 else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0

@@ -111,7 +111,7 @@ def verify(request, tmp_path, tool_env):
 @pytest.fixture
 def capture(db, receiver):
     """Return a function that has the service deliver one event and returns what arrived."""
-    from webhooks.services.delivery import deliver
+    from webhooks.engine.lanes import deliver
 
     def capture(event=None, **webhook_fields) -> Captured:
         webhook = WebhookFactory(url=receiver.url(), **webhook_fields)
@@ -256,7 +256,7 @@ def test_each_command_in_the_docs_prints_what_the_docs_say(setup, command, expec
 
 
 def test_a_test_ping_and_a_redelivery_through_the_api_verify(verify, make_key_client, receiver):
-    from webhooks.services.delivery import deliver
+    from webhooks.engine.lanes import deliver
 
     # given a webhook and a key with only the scope the docs name
     webhook = WebhookFactory(url=receiver.url())

@@ -19,7 +19,7 @@ from webhooks import events
 from webhooks.conf import app_settings
 from webhooks.models import Delivery, Event
 from webhooks.services import emit_webhook_event, queue
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 from webhooks.services.emit import PayloadTooLarge
 
 APP_ID = "0192a45d-5ba1-757e-a983-787a66a4e78d"  # the example config's application

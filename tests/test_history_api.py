@@ -16,7 +16,7 @@ from tests.factories import (
 )
 from tests.receiver import Reply
 from webhooks.models import Delivery
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
 from webhooks.services import pgsql, queue
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 from webhooks.services.emit import emit_webhook_event
 
 pytestmark = pytest.mark.django_db

@@ -30,7 +30,7 @@ from tests.receiver import Reply
 from tests.support import matches
 from webhooks import events
 from webhooks.models import ApiKey, Delivery
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from tests.factories import DeliveryFactory, WebhookFactory
 from webhooks.models import Delivery
-from webhooks.services.delivery import dispatch_due
+from webhooks.engine.sweep import dispatch_due
 
 pytestmark = pytest.mark.django_db
 

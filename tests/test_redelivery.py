@@ -8,7 +8,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, WebhookFactory
 from webhooks.models import Delivery
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from tests.factories import DeliveryFactory, WebhookFactory
 from tests.receiver import Reply
 from webhooks.models import Delivery
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = """
@@ -26,7 +26,7 @@ import os, sys
 import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "webhooks_project.test_settings"
 django.setup()
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 deliver(sys.argv[1])
 """
 

@@ -14,7 +14,7 @@ from taskiq_redis import RedisStreamBroker
 
 logger = logging.getLogger(__name__)
 
-STREAM = "webhooks:deliveries"
+STREAM = "webhooks:deliveries"  # the wake-ups of endpoint lanes
 CONSUMER_GROUP = "webhooks"
 # Messages fetched per read: about one per worker thread, so none waits long unacknowledged.
 XREAD_COUNT = 16
@@ -31,6 +31,17 @@ RECONNECT_DELAY_SECONDS = 1.0
 EMBEDDED_THREADS = 4
 
 
+# KEYS: the webhook's wake key, the stream; ARGV: the key's lease (ms), the stream's cap, the
+# message. Adds the message only if no wake-up for the webhook is waiting already.
+_WAKE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
 class DeliveryStreamBroker(RedisStreamBroker):
     """A RedisStreamBroker that keeps listening through Redis restarts and data loss.
 
@@ -39,6 +50,7 @@ class DeliveryStreamBroker(RedisStreamBroker):
     """
 
     _client: Redis | None = None
+    _wake_script = None
 
     def client(self) -> Redis:
         """Return the one Redis client that every kick and ack of this broker shares.
@@ -57,17 +69,22 @@ class DeliveryStreamBroker(RedisStreamBroker):
             queue_name, {b"data": message.message}, maxlen=self.maxlen, approximate=self.approximate
         )
 
-    async def kick_batch(self, messages: list[BrokerMessage]) -> None:
-        """Add messages to the stream in one round trip (a pipeline, not a transaction)."""
+    async def wake_batch(self, messages: dict[str, bytes], lease_ms: int) -> int:
+        """Add each message whose key is not set yet, setting the key; return how many were added.
+
+        One pipelined round trip; the check and the add are one script, so two processes waking
+        the same webhook at once add one message.
+        """
+        if self._wake_script is None:
+            self._wake_script = self.client().register_script(_WAKE_SCRIPT)
         async with self.client().pipeline(transaction=False) as pipe:
-            for message in messages:
-                pipe.xadd(
-                    self.queue_name,
-                    {b"data": message.message},
-                    maxlen=self.maxlen,
-                    approximate=self.approximate,
+            for key, message in messages.items():
+                await self._wake_script(
+                    keys=[key, self.queue_name],
+                    args=[lease_ms, self.maxlen, message],
+                    client=pipe,
                 )
-            await pipe.execute()
+            return sum(await pipe.execute())
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         async def ack_or_log() -> None:

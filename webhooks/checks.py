@@ -6,19 +6,26 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from webhooks.conf import DEFAULTS, app_settings
+from webhooks.models import MAX_IN_FLIGHT_LIMIT
 
 POSITIVE_NUMBERS = [
     "CONNECT_TIMEOUT_SECONDS",
     "DELIVERY_TIMEOUT_SECONDS",
     "LEASE_SECONDS",
     "DISPATCH_INTERVAL_SECONDS",
-    "DISPATCH_LEASE_SECONDS",
+    "WAKE_LEASE_SECONDS",
+    "LANE_TIME_SLICE_SECONDS",
     "ENQUEUE_TIMEOUT_SECONDS",
     "STUCK_AFTER_SECONDS",
 ]
 POSITIVE_INTEGERS = [
     "RESPONSE_BODY_LIMIT_BYTES",
+    "RESPONSE_HEADERS_LIMIT_COUNT",
+    "RESPONSE_HEADERS_LIMIT_BYTES",
     "DISPATCH_BATCH_SIZE",
+    "BATCH_SIZE",
+    "MAX_IN_FLIGHT_PER_WEBHOOK",
+    "MAX_LEASE_EXPIRIES",
     "RETENTION_DAYS",
     "DISABLE_AFTER_FAILING_DAYS",
     "RECOVER_MAX_DAYS",
@@ -116,17 +123,18 @@ def _check_retry_schedule() -> list:
 
 def _check_lease() -> list:
     lease, timeout = app_settings.LEASE_SECONDS, app_settings.DELIVERY_TIMEOUT_SECONDS
-    connect = app_settings.CONNECT_TIMEOUT_SECONDS
-    if not all(_is_number(v) for v in (lease, timeout, connect)):
+    connect, time_slice = app_settings.CONNECT_TIMEOUT_SECONDS, app_settings.LANE_TIME_SLICE_SECONDS
+    if not all(_is_number(v) for v in (lease, timeout, connect, time_slice)):
         return []  # already reported by E003
     errors = []
-    if lease <= timeout:
+    if lease <= time_slice + timeout:
         errors.append(
             _error(
                 "webhooks.E008",
-                "WEBHOOKS['LEASE_SECONDS'] must exceed WEBHOOKS['DELIVERY_TIMEOUT_SECONDS'].",
-                f"A lease of {lease}s could expire while a {timeout}s request is in flight, "
-                "and the delivery would be sent twice.",
+                "WEBHOOKS['LEASE_SECONDS'] must exceed WEBHOOKS['LANE_TIME_SLICE_SECONDS'] plus "
+                "WEBHOOKS['DELIVERY_TIMEOUT_SECONDS'].",
+                f"A lease of {lease}s could expire while a lane's last {timeout}s request is in "
+                "flight, and the delivery would be sent twice.",
             )
         )
     if connect > timeout:
@@ -136,6 +144,15 @@ def _check_lease() -> list:
                 "WEBHOOKS['CONNECT_TIMEOUT_SECONDS'] must not exceed "
                 "WEBHOOKS['DELIVERY_TIMEOUT_SECONDS'].",
                 "The total includes the connect time.",
+            )
+        )
+    in_flight = app_settings.MAX_IN_FLIGHT_PER_WEBHOOK
+    if isinstance(in_flight, int) and in_flight > MAX_IN_FLIGHT_LIMIT:
+        errors.append(
+            _error(
+                "webhooks.E010",
+                f"WEBHOOKS['MAX_IN_FLIGHT_PER_WEBHOOK'] must be at most {MAX_IN_FLIGHT_LIMIT}.",
+                f"Got {in_flight}; the default is {DEFAULTS['MAX_IN_FLIGHT_PER_WEBHOOK']}.",
             )
         )
     return errors

@@ -9,15 +9,28 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT_SECONDS": 3.0,
     "DELIVERY_TIMEOUT_SECONDS": 10.0,
     "RESPONSE_BODY_LIMIT_BYTES": 16 * 1024,
+    # What an attempt keeps of the response's headers: at most this many, this many bytes in all.
+    "RESPONSE_HEADERS_LIMIT_COUNT": 64,
+    "RESPONSE_HEADERS_LIMIT_BYTES": 8 * 1024,
     # Retries: the waits after attempt 1, 2, ... (7 attempts in all), each +- the jitter ratio.
     "RETRY_SCHEDULE_SECONDS": [5, 300, 1800, 7200, 18000, 36000],
     "RETRY_JITTER_RATIO": 0.2,
-    # A claimed delivery belongs to its worker for this long; must exceed the HTTP timeout.
+    # A claimed delivery, and a lane, belong to their worker for this long (the database's clock);
+    # must exceed the lane time slice plus the HTTP timeout.
     "LEASE_SECONDS": 30,
-    # The scheduler's sweep: how often, how many rows, and how long a kicked row stays kicked.
+    # Endpoint lanes: attempts of one webhook in flight at once (a webhook's max_in_flight wins),
+    # deliveries claimed per statement, and how long a lane keeps its thread before giving it back.
+    "MAX_IN_FLIGHT_PER_WEBHOOK": 4,
+    "BATCH_SIZE": 50,
+    "LANE_TIME_SLICE_SECONDS": 1.0,
+    # A delivery whose lease expires this many times with no attempt recorded (a worker killed on
+    # it, again and again) fails instead of being claimed forever.
+    "MAX_LEASE_EXPIRIES": 3,
+    # The sweep: how often, how many webhooks it wakes per run, and how long a wake-up sent for a
+    # webhook stands for later ones (at most one waits in the queue per webhook meanwhile).
     "DISPATCH_INTERVAL_SECONDS": 5.0,
     "DISPATCH_BATCH_SIZE": 1000,
-    "DISPATCH_LEASE_SECONDS": 30,
+    "WAKE_LEASE_SECONDS": 30,
     # How long a web request (or a sweep) waits for Redis to accept its kicks before it gives up
     # and leaves the deliveries to the next sweep.
     "ENQUEUE_TIMEOUT_SECONDS": 5.0,

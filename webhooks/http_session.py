@@ -1,4 +1,8 @@
-"""The outgoing HTTP session: one per thread, keep-alive, private addresses refused at connect."""
+"""The outgoing HTTP session: one per thread, keep-alive, private addresses refused at connect.
+
+Every connection it makes is watched by the running attempt's deadline (engine/deadline.py):
+the name lookup is abandoned and the socket shut down when the attempt's time is up.
+"""
 
 import ipaddress
 import socket
@@ -6,10 +10,13 @@ import threading
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import allowed_gai_family
 
 from webhooks.conf import app_settings
 from webhooks.egress import blocked_reason
+from webhooks.engine import deadline
 
 _local = threading.local()
 
@@ -28,11 +35,7 @@ def resolve_public(hostname: str, port: int) -> str:
     Every address is checked, not only the first: a name with one public and one private
     address is refused rather than left to the resolver's ordering.
     """
-    try:
-        infos = socket.getaddrinfo(hostname, port, allowed_gai_family(), socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise NameNotResolved(f"could not resolve {hostname}: {exc}") from exc
-    addresses = [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
+    addresses = _resolve(hostname, port)
     if not addresses:
         raise NameNotResolved(f"no IPv4 or IPv6 address for {hostname}")
     for address in addresses:
@@ -40,6 +43,65 @@ def resolve_public(hostname: str, port: int) -> str:
         if reason:
             raise BlockedDestination(f"{hostname} is not a public destination ({reason})")
     return addresses[0]
+
+
+def _resolve(hostname: str, port: int) -> list[str]:
+    """Return hostname's addresses, looked up within the running attempt's deadline."""
+    try:
+        infos = deadline.within_deadline(
+            socket.getaddrinfo, hostname, port, allowed_gai_family(), socket.SOCK_STREAM
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        raise NameNotResolved(f"could not resolve {hostname}: {exc}") from exc
+    return [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
+
+
+class _Watched:
+    """A connection whose socket the running attempt's deadline can shut down.
+
+    It keeps a duplicate of the socket's descriptor for as long as it lives: shutting the
+    duplicate down stops the socket (TLS included, even mid-handshake), and owning it means a
+    late shutdown can never reach a descriptor number that the process has reused since.
+    """
+
+    _handle: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._handle = sock.dup()
+        self._watch()
+        return sock
+
+    def request(self, *args, **kwargs):
+        self._watch()  # a kept-alive connection serves a new attempt
+        return super().request(*args, **kwargs)
+
+    def close(self) -> None:
+        super().close()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _watch(self) -> None:
+        running = deadline.current()
+        if running is not None and self._handle is not None:
+            running.watch(self._handle)
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 class PinnedAddressAdapter(HTTPAdapter):
@@ -51,19 +113,30 @@ class PinnedAddressAdapter(HTTPAdapter):
     the address, so keep-alive still works.
     """
 
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
-        if app_settings.ALLOW_PRIVATE_DESTINATIONS:
-            return host_params, pool_kwargs
-        hostname, port = host_params["host"], host_params["port"]
+        hostname, port, scheme = host_params["host"], host_params["port"], host_params["scheme"]
         if not hostname:
             raise requests.exceptions.InvalidURL("the URL has no host", request=request)
-        scheme = host_params["scheme"]
-        address = resolve_public(hostname, port or (443 if scheme == "https" else 80))
+        port = port or (443 if scheme == "https" else 80)
+        if app_settings.ALLOW_PRIVATE_DESTINATIONS:
+            # Development: any address, tried in the resolver's order; only the lookup's time is
+            # bounded here (urllib3 looks the name up again, from the cache this warmed).
+            _resolve(hostname, port)
+            return host_params, pool_kwargs
+        address = resolve_public(hostname, port)
         host_header = f"[{hostname}]" if ":" in hostname else hostname
-        request.headers["Host"] = f"{host_header}:{port}" if port else host_header
+        default_port = 443 if scheme == "https" else 80
+        request.headers["Host"] = host_header if port == default_port else f"{host_header}:{port}"
         if scheme == "https":
             pool_kwargs["server_hostname"] = hostname
             pool_kwargs["assert_hostname"] = hostname

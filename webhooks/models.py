@@ -1,5 +1,6 @@
 """Webhook, Event, Delivery, DeliveryAttempt and ApiKey (see DESIGN.md section 4)."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -7,6 +8,7 @@ from webhooks.fields import EncryptedJSONField, EncryptedTextField
 from webhooks.ids import uuid7
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
+MAX_IN_FLIGHT_LIMIT = 32  # concurrent attempts one webhook may be given
 
 
 def default_event_types() -> list[str]:
@@ -32,6 +34,12 @@ class Webhook(models.Model):
     disabled_reason = models.TextField(blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
+    # Concurrent attempts at most (its lanes); None: WEBHOOKS["MAX_IN_FLIGHT_PER_WEBHOOK"].
+    max_in_flight = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT_LIMIT)],
+    )
     # Deleting through the API keeps the row so its delivery history stays readable.
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -105,8 +113,11 @@ class Delivery(models.Model):
     trigger = models.CharField(max_length=10, choices=Trigger, default=Trigger.AUTO)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # due time while pending
-    locked_until = models.DateTimeField(null=True, blank=True)  # worker lease while delivering
-    queued_until = models.DateTimeField(null=True, blank=True)  # dispatch lease: kicked, in queue
+    # The worker's lease while delivering, from the database clock. It stays set after the lease
+    # ends: a worker records its outcome only while the value is still the one its claim set.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # Leases that expired with no attempt recorded (a worker killed on it); reset by an attempt.
+    lease_expiries = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,6 +135,12 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due"),
             models.Index(fields=["status", "locked_until"], name="delivery_status_lease"),
+            # A lane's claim: the webhook's due deliveries, oldest due first.
+            models.Index(
+                fields=["webhook", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_lane_due",
+            ),
             models.Index(fields=["webhook", "-id"], name="delivery_webhook_id"),
             models.Index(fields=["webhook", "created_at"], name="delivery_webhook_created"),
             models.Index(fields=["created_at"], name="delivery_created_at"),
@@ -145,6 +162,7 @@ class DeliveryAttempt(models.Model):
         INVALID_RESPONSE = "invalid_response"
         HTTP_STATUS = "http_status"
         WEBHOOK_DISABLED = "webhook_disabled"
+        INTERNAL_ERROR = "internal_error"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
@@ -170,6 +188,24 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}"
+
+
+class Lane(models.Model):
+    """One of a webhook's max_in_flight sending slots, held by a worker until expires_at.
+
+    A lease, never a lock: a killed worker's slot frees itself when its time is up.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="lanes")
+    slot = models.PositiveSmallIntegerField()
+    token = models.UUIDField()  # the holder's; its claims and releases name it
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["webhook", "slot"], name="lane_unique_slot")]
+
+    def __str__(self) -> str:
+        return f"lane {self.slot} of {self.webhook_id}"
 
 
 class ApiKey(models.Model):

@@ -1,38 +1,27 @@
-"""Thin Taskiq tasks taking ids; the work and every write live in webhooks.services."""
+"""Thin Taskiq tasks taking ids; the work and every write live in webhooks.engine."""
 
 import logging
 
 from django.db import close_old_connections
 
 from webhooks.broker import broker
-from webhooks.services.delivery import deliver as deliver_service
-from webhooks.services.dispatch import dispatch_due as dispatch_due_service
+from webhooks.engine import lanes, wakeups
 
 logger = logging.getLogger(__name__)
 
 
-@broker.task(task_name="webhooks.deliver")
-def deliver(delivery_id: str) -> None:
-    """Make one attempt of a delivery if it is pending and due; a duplicate message does nothing."""
+@broker.task(task_name=wakeups.LANE_TASK)
+def lane(webhook_id: str) -> None:
+    """Send the webhook's due deliveries in one of its lanes (dropped when all are held)."""
+    # Before claiming: a wake-up sent from now on is added again, so none is lost.
+    wakeups.taken(webhook_id)
     # Worker threads keep their connections between tasks: drop broken or expired ones first.
     close_old_connections()
     try:
-        deliver_service(delivery_id)
+        lanes.run_lane(webhook_id)
     except Exception:
-        # Not an HTTP outcome (those are recorded): the database or a bug. The lease expires
-        # and the sweep returns the delivery to pending, so nothing is lost.
-        logger.exception("delivery %s: attempt aborted", delivery_id)
-    finally:
-        close_old_connections()
-
-
-@broker.task(task_name="webhooks.dispatch_due")
-def dispatch_due() -> None:
-    """Return expired leases and kick the due deliveries (the scheduler sends this)."""
-    close_old_connections()
-    try:
-        dispatch_due_service()
-    except Exception:
-        logger.exception("dispatch of due deliveries failed; the next run tries again")
+        # Not an attempt's outcome (those are recorded): the database, say. The leases expire
+        # and the sweep returns the deliveries to pending, so nothing is lost.
+        logger.exception("lane of webhook %s stopped", webhook_id)
     finally:
         close_old_connections()

@@ -12,11 +12,14 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 from urllib3.util import Timeout
 
 from webhooks.conf import app_settings
+from webhooks.engine import deadline
 from webhooks.http_session import BlockedDestination, NameNotResolved, thread_session
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_MESSAGE_CHARS = 500
+# Stands among the recorded response headers when some were left out.
+TRUNCATED_HEADER = "x-agenta-truncated"
 _CHUNK_BYTES = 4096
 
 
@@ -37,7 +40,7 @@ class DeliveryOutcome:
 
     status_code: int | None = None
     duration_ms: int = 0
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, capped
     body: str = ""  # truncated to RESPONSE_BODY_LIMIT_BYTES
     error_kind: str = ""
     error_message: str = ""
@@ -48,25 +51,41 @@ class DeliveryOutcome:
 
 
 def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
-    """POST body to url with headers once: no redirects, bounded time, truncated response."""
-    connect = app_settings.CONNECT_TIMEOUT_SECONDS
+    """POST body to url with headers once: no redirects, a hard deadline, truncated response.
+
+    The whole exchange (name lookup, connect, TLS, request, status line, headers, body) ends
+    within DELIVERY_TIMEOUT_SECONDS of wall-clock time, whatever the endpoint does; an answer
+    not complete by then is a timeout, even if its status line arrived.
+    """
     total = app_settings.DELIVERY_TIMEOUT_SECONDS
-    started = time.monotonic()
+    connect = min(app_settings.CONNECT_TIMEOUT_SECONDS, total)
+    with deadline.Deadline(total) as budget:
+        outcome = _exchange(url, headers, body, budget, Timeout(connect=connect, read=total))
+    if budget.expired:
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(budget.started),
+            error_kind=ErrorKind.TIMEOUT,
+            error_message=f"no complete answer within the {total:g} s deadline",
+        )
+    return outcome
+
+
+def _exchange(
+    url: str, headers: dict[str, str], body: bytes, budget: deadline.Deadline, timeout: Timeout
+) -> DeliveryOutcome:
+    started = budget.started
     try:
         response = thread_session().post(
-            url,
-            data=body,
-            headers=headers,
-            # total bounds connect + waiting for the status line; the body read is cut at the
-            # same deadline below.
-            timeout=Timeout(connect=connect, read=total, total=total),
-            allow_redirects=False,
-            stream=True,
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
         )
     except requests.RequestException as exc:
         kind, message = classify(exc)
         return DeliveryOutcome(
             duration_ms=_elapsed_ms(started), error_kind=kind, error_message=message
+        )
+    except deadline.DeadlineExceeded as exc:
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(started), error_kind=ErrorKind.TIMEOUT, error_message=str(exc)
         )
     except (ValueError, OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
         # A request that can't even be written (say, a header value http.client refuses):
@@ -77,13 +96,29 @@ def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
             error_message=f"could not send the request: {_message(exc)}",
         )
     with response:
-        text = _read_body(response, started + total)
+        text = _read_body(response)
     return DeliveryOutcome(
         status_code=response.status_code,
         duration_ms=_elapsed_ms(started),
-        headers={_storable(k.lower()): _storable(v) for k, v in response.headers.items()},
+        headers=_stored_headers(response.headers),
         body=_storable(text),
     )
+
+
+def _stored_headers(headers) -> dict[str, str]:
+    """Return the response headers to record: lower-cased, at most a count and a size."""
+    kept: dict[str, str] = {}
+    size, limit = 0, app_settings.RESPONSE_HEADERS_LIMIT_BYTES
+    items = list(headers.items())
+    for name, value in items[: app_settings.RESPONSE_HEADERS_LIMIT_COUNT]:
+        name, value = _storable(name.lower()), _storable(value)
+        size += len(name) + len(value)
+        if size > limit:
+            break
+        kept[name] = value
+    if len(kept) < len(items):
+        kept[TRUNCATED_HEADER] = f"{len(items) - len(kept)} of {len(items)} headers not stored"
+    return kept
 
 
 def _storable(text: str) -> str:
@@ -91,15 +126,15 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _read_body(response: requests.Response, deadline: float) -> str:
-    """Return the response body up to the byte limit; stop early at the deadline or an error."""
+def _read_body(response: requests.Response) -> str:
+    """Return the response body up to the byte limit; stop early at an error (or the deadline)."""
     limit = app_settings.RESPONSE_BODY_LIMIT_BYTES
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
             chunks.append(chunk)
             size += len(chunk)
-            if size >= limit or time.monotonic() >= deadline:
+            if size >= limit:
                 break
     except (requests.RequestException, ProtocolError, OSError) as exc:
         # The status line already decided the outcome; a broken body only shortens the record.

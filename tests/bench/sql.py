@@ -12,7 +12,7 @@ from tests.bench.harness import DATA, EVENT_TYPE, Bench
 from tests.bench.report import Row
 from webhooks.events import render_envelope
 from webhooks.models import Delivery, Event, Webhook
-from webhooks.services.delivery import deliver
+from webhooks.engine.lanes import deliver
 
 MAX_QUERIES_PER_ATTEMPT = 4
 

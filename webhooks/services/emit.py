@@ -4,7 +4,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -14,9 +14,10 @@ from rest_framework import exceptions
 
 from webhooks import events
 from webhooks.conf import app_settings
+from webhooks.engine import wakeups
 from webhooks.exceptions import PayloadTooLarge
 from webhooks.models import Delivery, Event, Webhook
-from webhooks.services import pgsql, queue
+from webhooks.services import pgsql
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +97,8 @@ def _fan_out(event: Event) -> list[Delivery]:
         project_id=event.project_id, is_active=True, deleted_at__isnull=True
     ).only("id", "event_types", "filters")
     now = timezone.now()
-    # Kicked on commit, so held from the sweep for a dispatch lease (a failed kick drops it).
-    queued_until = now + timedelta(seconds=app_settings.DISPATCH_LEASE_SECONDS)
     deliveries = [
-        Delivery(event=event, webhook_id=webhook.id, next_attempt_at=now, queued_until=queued_until)
+        Delivery(event=event, webhook_id=webhook.id, next_attempt_at=now)
         for webhook in candidates
         if webhook_matches(webhook, event)
     ]
@@ -107,7 +106,7 @@ def _fan_out(event: Event) -> list[Delivery]:
         pgsql.insert_all(deliveries)
     else:
         Delivery.objects.bulk_create(deliveries)
-    queue.enqueue_deliveries([delivery.id for delivery in deliveries])
+    wakeups.wake_after_commit([delivery.webhook_id for delivery in deliveries])
     return deliveries
 
 

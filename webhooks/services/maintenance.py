@@ -10,11 +10,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from webhooks.conf import app_settings
+from webhooks.engine.sweep import dispatch_due, release_expired_leases
 from webhooks.models import Delivery, DeliveryAttempt, Event
-from webhooks.services.delivery import dispatch_due, release_expired_leases
 
 DEFAULT_BATCH_SIZE = 5000
-MAX_DISPATCH_ROUNDS = 100  # of DISPATCH_BATCH_SIZE rows each, per retry-stuck run
+MAX_WAKES = 100_000  # webhooks with due work woken per retry-stuck run
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -92,12 +92,12 @@ def _next_ids(queryset, batch_size: int) -> list:
 
 @dataclass
 class RetryStuckResult:
-    """What a retry-stuck run recovered and re-kicked."""
+    """What a retry-stuck run recovered and woke."""
 
     stuck_after_seconds: int
     expired_leases: int = 0
     stuck: int = 0
-    kicked: int = 0
+    woken: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,33 +106,25 @@ class RetryStuckResult:
         return (
             f"webhooks_retry_stuck: {self.expired_leases} expired leases and {self.stuck} "
             f"deliveries stuck over {self.stuck_after_seconds}s returned to pending; "
-            f"{self.kicked} due deliveries kicked"
+            f"{self.woken} webhooks with due deliveries woken"
         )
 
 
 def retry_stuck(stuck_after: timedelta | None = None) -> RetryStuckResult:
-    """Return stuck deliveries to pending and kick every due one (the safety net of the sweep).
+    """Return stuck deliveries to pending and wake every webhook with due work.
 
-    Stuck: delivering past the worker lease (its worker died), or delivering for longer than
-    stuck_after whatever the lease says. Then the delivery engine's dispatch kicks due pending
-    rows, including those whose earlier kick was lost, once their dispatch lease has passed.
+    The safety net of the scheduler's sweep. Stuck: delivering past the worker lease (its
+    worker died), or delivering for longer than stuck_after whatever the lease says.
     """
     stuck_after = stuck_after or timedelta(seconds=app_settings.STUCK_AFTER_SECONDS)
     now = timezone.now()
     result = RetryStuckResult(stuck_after_seconds=int(stuck_after.total_seconds()))
-    result.expired_leases = release_expired_leases(now)
+    result.expired_leases = release_expired_leases()
     too_long = Q(locked_until__isnull=True) | Q(updated_at__lt=now - stuck_after)
     result.stuck = Delivery.objects.filter(too_long, status=Delivery.Status.DELIVERING).update(
         status=Delivery.Status.PENDING,
-        locked_until=None,
-        queued_until=None,
         next_attempt_at=now,
         updated_at=now,
     )
-    batch_size = app_settings.DISPATCH_BATCH_SIZE
-    for _ in range(MAX_DISPATCH_ROUNDS):
-        kicked = dispatch_due(batch_size)
-        result.kicked += kicked
-        if kicked < batch_size:
-            break
+    result.woken = dispatch_due(MAX_WAKES)
     return result

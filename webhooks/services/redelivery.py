@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from webhooks.conf import app_settings
+from webhooks.engine.wakeups import wake_after_commit
 from webhooks.models import Delivery, Webhook
-from webhooks.services.queue import enqueue_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +35,6 @@ class RecoverWindowInvalid(Exception):
         self.message = message
 
 
-def _dispatch_lease(now: datetime) -> datetime:
-    # Kicked now: the sweep leaves the row alone meanwhile (the queue clears it if a kick fails).
-    return now + timedelta(seconds=app_settings.DISPATCH_LEASE_SECONDS)
-
-
 def retry_delivery(delivery: Delivery) -> Delivery:
     """Make delivery due now as a manual attempt and enqueue it; return it refreshed.
 
@@ -50,7 +45,6 @@ def retry_delivery(delivery: Delivery) -> Delivery:
     if not delivery.webhook.is_active:
         raise RedeliveryRefused("webhook_disabled", "The webhook is disabled; enable it first.")
     now = timezone.now()
-    queued_until = _dispatch_lease(now)
     with transaction.atomic():
         # Conditional UPDATEs: a worker claiming the row at the same moment makes them miss.
         moved = Delivery.objects.filter(id=delivery.id, status__in=FINISHED).update(
@@ -58,16 +52,15 @@ def retry_delivery(delivery: Delivery) -> Delivery:
             trigger=Delivery.Trigger.MANUAL,
             next_attempt_at=now,
             locked_until=None,
-            queued_until=queued_until,
             updated_at=now,
         ) or Delivery.objects.filter(id=delivery.id, status=Delivery.Status.PENDING).update(
-            next_attempt_at=now, queued_until=queued_until, updated_at=now
+            next_attempt_at=now, updated_at=now
         )
         if not moved:
             raise RedeliveryRefused(
                 "in_flight", "An attempt of this delivery is in flight; try again when it ends."
             )
-        enqueue_deliveries([delivery.id])
+        wake_after_commit([delivery.webhook_id])
     logger.info("delivery %s queued for a manual attempt", delivery.id)
     delivery.refresh_from_db()
     return delivery
@@ -126,10 +119,9 @@ def recover_failed(
             trigger=Delivery.Trigger.MANUAL,
             next_attempt_at=now,
             locked_until=None,
-            # No kick per row: up to 10,000 would hold this request for seconds and hit the
-            # receiver all at once. The sweep sends them within seconds, a batch at a time.
-            queued_until=None,
             updated_at=now,
         )
+        # One wake-up: the webhook's lanes send them in batches, at most max_in_flight at once.
+        wake_after_commit([webhook.id])
     logger.info("recover re-queued %d failed deliveries of webhook %s", len(ids), webhook.id)
     return len(ids)

@@ -3,17 +3,15 @@
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks.conf import app_settings
+from webhooks.engine.lanes import deliver
 from webhooks.events import render_envelope
 from webhooks.ids import uuid7
 from webhooks.models import Delivery, DeliveryAttempt, Event, Webhook
-from webhooks.services.delivery import deliver
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +47,11 @@ def _envelope(event_id: uuid.UUID, webhook: Webhook) -> str:
 def send_test(webhook: Webhook) -> PingOutcome:
     """Record a webhook.test event and delivery (trigger=test), send it now, return the outcome.
 
-    It goes through the delivery engine, so signing, custom headers and the egress policy are
-    the real ones; a failed test is not retried.
+    It goes through the delivery engine, so signing, custom headers, the egress policy and the
+    deadline are the real ones; a failed test is not retried. It takes no lane: the person who
+    asked waits for the answer (test pings are throttled per webhook instead).
     """
     event_id = uuid7()
-    now = timezone.now()
     with transaction.atomic():
         event = Event.objects.create(
             id=event_id,
@@ -66,9 +64,8 @@ def send_test(webhook: Webhook) -> PingOutcome:
             webhook=webhook,
             trigger=Delivery.Trigger.TEST,
             status=Delivery.Status.PENDING,
-            next_attempt_at=now,
-            # A dispatch lease, so the sweep leaves the row to this call.
-            queued_until=now + timedelta(seconds=app_settings.DISPATCH_LEASE_SECONDS),
+            # Not due: lanes and sweeps leave the row to this call, which claims it by id.
+            next_attempt_at=None,
         )
     attempt = deliver(delivery.id, trigger=Delivery.Trigger.TEST)
     # The engine resets a finished row's trigger to auto; the history keeps this one a test.

@@ -1,0 +1,55 @@
+"""The embedded mode (no REDIS_URL): a daemon thread in the web process plays the scheduler."""
+
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.core.signals import request_started
+from django.db import close_old_connections
+
+from webhooks.conf import app_settings
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def start_dispatcher(**_signal_kwargs) -> bool:
+    """Start the in-process sweep once per process when REDIS_URL is unset; return if it runs."""
+    global _thread
+    if settings.REDIS_URL:
+        return False
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_sweep_forever, name="webhooks-sweep", daemon=True)
+            _thread.start()
+            logger.info("embedded mode: in-process sweep started")
+    return True
+
+
+def _sweep_forever() -> None:
+    from webhooks.engine.sweep import dispatch_due
+
+    while True:
+        close_old_connections()
+        try:
+            dispatch_due()
+        except Exception:
+            logger.exception("embedded sweep failed; trying again")
+        finally:
+            close_old_connections()
+        time.sleep(app_settings.DISPATCH_INTERVAL_SECONDS)
+
+
+def _reset_after_fork() -> None:
+    global _lock, _thread
+    _lock, _thread = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+# The first request of an embedded web process starts the sweep (no thread at import time).
+request_started.connect(start_dispatcher, dispatch_uid="webhooks-embedded-dispatcher")

@@ -1,0 +1,97 @@
+"""Endpoint lanes: at most max_in_flight senders per webhook, each sending batches in turn.
+
+A worker woken for a webhook takes one of its lanes (a lease in the database) or, when all are
+held, drops the wake-up: the holders find the work. A holder claims the webhook's next due
+deliveries in one statement, sends them one after another over one kept-alive connection, each
+under the hard deadline, records the batch in one statement, and goes on until nothing is due or
+its time slice is used up; then it gives the lane (and its thread) back and, with work left,
+wakes the webhook again. So whatever one endpoint does costs at most its own lanes' threads.
+"""
+
+import logging
+import time
+import uuid
+
+from webhooks.conf import app_settings
+from webhooks.engine import health, sender, wakeups
+from webhooks.engine.store import Batch, Record, get_store
+from webhooks.ids import uuid7
+
+logger = logging.getLogger(__name__)
+
+_LEASE_MARGIN_SECONDS = 2.0  # kept free at the end of a lease for the record statement
+
+
+def run_lane(webhook_id: uuid.UUID | str) -> int:
+    """Send the webhook's due deliveries while holding one of its lanes; return how many."""
+    store, token = get_store(), uuid7()
+    webhook_id = uuid.UUID(str(webhook_id))
+    started = time.monotonic()
+    slice_ends = started + app_settings.LANE_TIME_SLICE_SECONDS
+    # One first: a lone delivery goes out at once, and the time it takes sizes the next batch.
+    batch = store.acquire(webhook_id, token, 1)
+    if batch is None:
+        return 0  # every lane is held: their holders send this work
+    if not batch.deliveries:
+        store.release(webhook_id, token)
+        return 0
+    webhook, load_error, sent = batch.webhook, batch.load_error, 0
+    while batch.deliveries:
+        sending = time.monotonic()
+        records = _send_batch(batch, webhook, load_error, slice_ends)
+        per_delivery = (time.monotonic() - sending) / len(records)
+        applied = store.record(records)
+        sent += sum(r.attempt is not None for r in records)
+        if webhook is not None:
+            decisions = [r.health for r in records if r.health and r.delivery_id in applied]
+            health.apply(webhook, decisions, batch.clock.now())
+        if time.monotonic() >= slice_ends:
+            # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
+            store.release(webhook_id, token)
+            wakeups.wake([webhook_id])
+            return sent
+        limit = _batch_size(per_delivery, slice_ends)
+        batch = store.claim_next(webhook_id, token, limit)
+        if len(batch.deliveries) == limit:
+            wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
+    return sent  # nothing more was due: claim_next gave the lane back
+
+
+def _batch_size(per_delivery: float, slice_ends: float) -> int:
+    """Return how many deliveries the rest of the time slice can send, within BATCH_SIZE."""
+    left = slice_ends - time.monotonic()
+    return max(1, min(app_settings.BATCH_SIZE, int(left / max(per_delivery, 0.0005))))
+
+
+def _send_batch(batch: Batch, webhook, load_error: str, slice_ends: float) -> list[Record]:
+    """Attempt the batch's deliveries in order; give back those the time slice leaves over."""
+    records = []
+    lease_ends = batch.clock.started + app_settings.LEASE_SECONDS - _LEASE_MARGIN_SECONDS
+    for delivery in batch.deliveries:
+        out_of_time = time.monotonic() >= slice_ends or (
+            time.monotonic() + app_settings.DELIVERY_TIMEOUT_SECONDS > lease_ends
+        )
+        if records and out_of_time:
+            records.append(sender.unsent(delivery))
+            continue
+        records.append(sender.attempt(delivery, webhook, load_error, batch.clock))
+    return records
+
+
+def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None):
+    """Make one attempt of a pending, due delivery now, outside any lane; return the attempt.
+
+    For test pings (sent while the caller waits) and direct calls. Return None when nothing
+    was claimed (the delivery is not pending and due), so calling it twice is harmless.
+    trigger, if given, is recorded as the attempt's trigger instead of the row's.
+    """
+    store = get_store()
+    batch = store.claim_one(delivery_id, trigger)
+    if batch is None:
+        return None
+    delivery = batch.deliveries[0]
+    record = sender.attempt(delivery, batch.webhook, batch.load_error, batch.clock)
+    applied = store.record([record])
+    if batch.webhook is not None and record.health and delivery.pk in applied:
+        health.apply(batch.webhook, [record.health], batch.clock.now())
+    return record.attempt

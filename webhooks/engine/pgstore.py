@@ -1,0 +1,313 @@
+"""The engine's store on PostgreSQL: each step of a lane is one statement.
+
+acquire = take a free lane slot + claim a batch; claim_next = claim a batch, or give the lane
+back when nothing is due; record = insert a batch's attempts and apply its states. Statements
+are data-modifying CTEs built once from the models' metadata; values always travel as parameters
+(arrays for a batch, so the text of each statement is constant). Times are the database's
+(statement_timestamp(), read at each statement).
+"""
+
+import functools
+import json
+import uuid
+
+from django.db import connection
+from django.db.models import Model
+
+from webhooks.conf import app_settings
+from webhooks.engine.store import Batch, Clock, Record, log_deleted
+from webhooks.models import Delivery, DeliveryAttempt, Event, Lane, Webhook
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def _width(model: type[Model]) -> int:
+    return len(model._meta.concrete_fields)
+
+
+@functools.cache
+def _names() -> dict[str, str]:
+    return {
+        "delivery": _table(Delivery),
+        "event": _table(Event),
+        "webhook": _table(Webhook),
+        "lane": _table(Lane),
+        "attempt": _table(DeliveryAttempt),
+        "delivery_cols": _columns(Delivery, "claimed"),
+        "event_cols": _columns(Event, "e"),
+        "webhook_cols": _columns(Webhook, "w"),
+        "now": "statement_timestamp()",
+        "lease_ends": "statement_timestamp() + %(lease)s * interval '1 second'",
+    }
+
+
+# The lane's next due deliveries, locked and marked delivering; {guard} says the lane is ours.
+_CLAIM = """
+due AS (
+    SELECT d.id FROM {delivery} d
+    WHERE d.webhook_id = %(webhook)s AND d.status = 'pending' AND d.next_attempt_at <= {now}
+      AND {guard}
+    ORDER BY d.next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends}, updated_at = {now}
+    FROM due WHERE d.id = due.id
+    RETURNING d.*
+)"""
+
+# A free slot (its lease over), skipping those being taken right now; then the claim.
+_ACQUIRE = (
+    """
+WITH lane AS (
+    UPDATE {lane} l SET token = %(token)s, expires_at = {lease_ends}
+    WHERE l.id = (
+        SELECT h.id FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id
+        WHERE h.webhook_id = %(webhook)s AND h.expires_at <= {now}
+          AND h.slot < COALESCE(w.max_in_flight, %(cap)s)
+        ORDER BY h.slot
+        LIMIT 1
+        FOR UPDATE OF h SKIP LOCKED)
+    RETURNING l.slot
+),"""
+    + _CLAIM.replace("{guard}", "EXISTS (SELECT 1 FROM lane)")
+    + """
+SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols},
+    EXISTS (SELECT 1 FROM lane) AS taken,
+    (SELECT count(*) FROM {lane} h WHERE h.webhook_id = w.id)
+        < COALESCE(w.max_in_flight, %(cap)s) AS slots_missing
+FROM {webhook} w
+LEFT JOIN claimed ON true
+LEFT JOIN {event} e ON e.id = claimed.event_id
+WHERE w.id = %(webhook)s
+ORDER BY claimed.next_attempt_at
+"""
+)
+
+# A webhook's slot rows, made the first time it is woken (and when its cap grows).
+_ADD_SLOTS = """
+INSERT INTO {lane} (webhook_id, slot, token, expires_at)
+SELECT w.id, s.slot, %(token)s, {now}
+FROM {webhook} w
+CROSS JOIN LATERAL generate_series(0, COALESCE(w.max_in_flight, %(cap)s) - 1) AS s(slot)
+WHERE w.id = %(webhook)s
+ON CONFLICT (webhook_id, slot) DO NOTHING
+"""
+
+# The lane's lease goes on while there is work, and ends (is given back) when there is none.
+_CLAIM_NEXT = (
+    "WITH"
+    + _CLAIM.replace(
+        "{guard}",
+        "EXISTS (SELECT 1 FROM {lane} h WHERE h.webhook_id = %(webhook)s"
+        " AND h.token = %(token)s AND h.expires_at > {now})",
+    )
+    + """,
+lane AS (
+    UPDATE {lane}
+    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
+    WHERE webhook_id = %(webhook)s AND token = %(token)s
+)
+SELECT {now}, {delivery_cols}, {event_cols}
+FROM claimed JOIN {event} e ON e.id = claimed.event_id
+ORDER BY claimed.next_attempt_at
+"""
+)
+
+_RELEASE = """
+UPDATE {lane} SET expires_at = {now} WHERE webhook_id = %(webhook)s AND token = %(token)s
+"""
+
+_CLAIM_ONE = """
+WITH claimed AS (
+    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends},
+        "trigger" = COALESCE(%(trigger)s, d."trigger"), updated_at = {now}
+    WHERE d.id = %(delivery)s AND d.status = 'pending'
+      AND (d.next_attempt_at <= {now} OR d.next_attempt_at IS NULL)
+    RETURNING d.*
+)
+SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}
+FROM claimed
+JOIN {event} e ON e.id = claimed.event_id
+JOIN {webhook} w ON w.id = claimed.webhook_id
+"""
+
+# One row per claimed delivery; the attempt_* columns are NULL for one given back unsent.
+_RECORD = """
+WITH v AS (
+    SELECT * FROM unnest(
+        %s::uuid[], %s::timestamptz[], %s::text[], %s::timestamptz[], %s::int[], %s::text[],
+        %s::timestamptz[], %s::text[], %s::uuid[], %s::text[], %s::timestamptz[], %s::int[],
+        %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]
+    ) AS v(id, lease, status, next_at, code, err, delivered_at, "trigger", attempt_id,
+           attempt_trigger, started_at, duration_ms, request_url, request_headers,
+           response_status, response_headers, response_body, error_kind, error_message)
+),
+cur AS (
+    SELECT d.id, d.locked_until IS NOT DISTINCT FROM v.lease AS own
+    FROM {delivery} d JOIN v ON v.id = d.id
+    FOR UPDATE OF d
+),
+upd AS (
+    UPDATE {delivery} d SET
+        attempt_count = d.attempt_count + (v.attempt_id IS NOT NULL)::int,
+        lease_expiries = CASE WHEN v.attempt_id IS NULL THEN d.lease_expiries ELSE 0 END,
+        status = CASE WHEN cur.own THEN v.status ELSE d.status END,
+        next_attempt_at = CASE WHEN cur.own THEN v.next_at ELSE d.next_attempt_at END,
+        locked_until = CASE WHEN cur.own THEN NULL ELSE d.locked_until END,
+        "trigger" = CASE WHEN cur.own THEN v."trigger" ELSE d."trigger" END,
+        last_status_code = CASE WHEN cur.own AND v.attempt_id IS NOT NULL
+            THEN v.code ELSE d.last_status_code END,
+        last_error = CASE WHEN cur.own AND v.attempt_id IS NOT NULL
+            THEN v.err ELSE d.last_error END,
+        delivered_at = CASE WHEN cur.own THEN COALESCE(v.delivered_at, d.delivered_at)
+            ELSE d.delivered_at END,
+        updated_at = {now}
+    FROM v JOIN cur ON cur.id = v.id
+    WHERE d.id = v.id
+    RETURNING d.id, d.attempt_count, cur.own
+),
+ins AS (
+    INSERT INTO {attempt} (id, delivery_id, number, "trigger", started_at, duration_ms,
+        request_url, request_headers, response_status, response_headers, response_body,
+        error_kind, error_message)
+    SELECT v.attempt_id, v.id, upd.attempt_count, v.attempt_trigger, v.started_at,
+        v.duration_ms, v.request_url, v.request_headers::jsonb, v.response_status,
+        v.response_headers::jsonb, v.response_body, v.error_kind, v.error_message
+    FROM upd JOIN v ON v.id = upd.id
+    WHERE v.attempt_id IS NOT NULL
+)
+SELECT id, own, attempt_count FROM upd
+"""
+
+
+@functools.cache
+def _sql(template: str) -> str:
+    return template.format(**_names())
+
+
+def _instance(model: type[Model], values) -> Model:
+    """Return a model instance from a row of its concrete columns, converted as the ORM does."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for convert in field.get_db_converters(connection):  # JSON parsing, secret decryption
+            value = convert(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
+    """Return the batch of rows [now, (webhook columns), delivery columns, event columns]."""
+    batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(rows[0][0]) if rows else None)
+    offset = 1 + (_width(Webhook) if with_webhook else 0)
+    middle = offset + _width(Delivery)
+    for row in rows:
+        if row[offset] is None:  # a lane taken with nothing due
+            continue
+        delivery = _instance(Delivery, row[offset:middle])
+        delivery.event = _instance(Event, row[middle:])
+        batch.deliveries.append(delivery)
+    if with_webhook and rows:
+        try:
+            batch.webhook = _instance(Webhook, rows[0][1:offset])
+        except Exception as exc:  # an undecryptable secret: each delivery records the error
+            batch.load_error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
+    return batch
+
+
+class PgStore:
+    """The Store on PostgreSQL (see engine/store.py for the contract)."""
+
+    def _run(self, template: str, params) -> list:
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(template), params)
+            return cursor.fetchall() if cursor.description else []
+
+    def acquire(self, webhook_id, token, limit: int) -> Batch | None:
+        params = {
+            "webhook": webhook_id,
+            "token": token,
+            "limit": limit,
+            "lease": app_settings.LEASE_SECONDS,
+            "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
+        }
+        rows = self._run(_ACQUIRE, params)
+        if rows and not rows[0][-2] and rows[0][-1]:  # its first wake-up, or a higher cap
+            self._run(_ADD_SLOTS, params)
+            rows = self._run(_ACQUIRE, params)
+        if not rows or not rows[0][-2]:
+            return None  # every lane is held (or the webhook is gone)
+        return _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
+
+    def claim_next(self, webhook_id, token, limit: int) -> Batch:
+        params = {
+            "webhook": webhook_id,
+            "token": token,
+            "limit": limit,
+            "lease": app_settings.LEASE_SECONDS,
+        }
+        return _batch(webhook_id, self._run(_CLAIM_NEXT, params), with_webhook=False)
+
+    def release(self, webhook_id, token) -> None:
+        self._run(_RELEASE, {"webhook": webhook_id, "token": token})
+
+    def claim_one(self, delivery_id, trigger: str | None) -> Batch | None:
+        params = {"delivery": delivery_id, "trigger": trigger, "lease": app_settings.LEASE_SECONDS}
+        rows = self._run(_CLAIM_ONE, params)
+        if not rows:
+            return None
+        batch = _batch(None, rows, with_webhook=True)
+        batch.webhook_id = batch.deliveries[0].webhook_id
+        return batch
+
+    def record(self, records: list[Record]) -> set[uuid.UUID]:
+        if not records:
+            return set()
+        columns: list[list] = [[] for _ in range(19)]
+        for record in records:
+            state, attempt = record.state, record.attempt
+            values = [
+                record.delivery_id,
+                record.lease,
+                state["status"],
+                state["next_attempt_at"],
+                state["last_status_code"],
+                state["last_error"],
+                state["delivered_at"],
+                state["trigger"],
+            ]
+            if attempt is None:
+                values += [None] * 11
+            else:
+                values += [
+                    attempt.id,
+                    attempt.trigger,
+                    attempt.started_at,
+                    attempt.duration_ms,
+                    attempt.request_url,
+                    json.dumps(attempt.request_headers),
+                    attempt.response_status,
+                    json.dumps(attempt.response_headers),
+                    attempt.response_body,
+                    attempt.error_kind,
+                    attempt.error_message,
+                ]
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        rows = self._run(_RECORD, columns)
+        numbers = {row[0]: row[2] for row in rows}
+        for record in records:
+            if record.attempt is not None and record.delivery_id in numbers:
+                record.attempt.number = numbers[record.delivery_id]
+                record.attempt._state.adding, record.attempt._state.db = False, connection.alias
+        log_deleted(records, set(numbers))
+        return {row[0] for row in rows if row[1]}

@@ -1,0 +1,152 @@
+"""Make one attempt of a claimed delivery: sign, send under the deadline, decide what follows.
+
+Whatever goes wrong here becomes the attempt's outcome (an `internal_error` for anything that is
+not an HTTP outcome): a claimed delivery always ends in a recorded attempt.
+"""
+
+import logging
+from datetime import datetime
+from http import HTTPStatus
+
+from webhooks import retry, transport, wire
+from webhooks.conf import app_settings
+from webhooks.engine.store import Record
+from webhooks.models import Delivery, DeliveryAttempt, Webhook
+
+logger = logging.getLogger(__name__)
+
+Status, Trigger, ErrorKind = Delivery.Status, Delivery.Trigger, DeliveryAttempt.ErrorKind
+_NOT_THE_ENDPOINT = (ErrorKind.WEBHOOK_DISABLED, ErrorKind.INTERNAL_ERROR)
+_STATUS_OF = {
+    retry.SUCCEEDED: Status.SUCCEEDED,
+    retry.RETRY: Status.PENDING,
+    retry.FAILED: Status.FAILED,
+}
+
+
+def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock) -> Record:
+    """Send delivery once (or record why it could not be) and return what to write."""
+    started = clock.now()
+    try:
+        if webhook is None:
+            raise RuntimeError(load_error)
+        outcome, sent_headers = _send(delivery, webhook, started)
+    except Exception as exc:
+        logger.exception("delivery %s: internal error during its attempt", delivery.pk)
+        message = f"{type(exc).__name__}: {exc}"[: transport.MAX_ERROR_MESSAGE_CHARS]
+        outcome = transport.DeliveryOutcome(
+            duration_ms=int((clock.now() - started).total_seconds() * 1000),
+            error_kind=ErrorKind.INTERNAL_ERROR,
+            error_message=message,
+        )
+        sent_headers = {}
+    return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+
+
+def unsent(delivery: Delivery) -> Record:
+    """Return the record that gives a claimed delivery back, unsent and due as before."""
+    return Record(
+        delivery_id=delivery.pk,
+        lease=delivery.locked_until,
+        state={
+            "status": Status.PENDING,
+            "next_attempt_at": delivery.next_attempt_at,
+            "last_status_code": None,
+            "last_error": "",
+            "delivered_at": None,
+            "trigger": delivery.trigger,
+        },
+    )
+
+
+def _send(
+    delivery: Delivery, webhook: Webhook, now: datetime
+) -> tuple[transport.DeliveryOutcome, dict[str, str]]:
+    # A test ping may check a disabled endpoint before it is enabled again; nothing else may.
+    if webhook.deleted_at or (not webhook.is_active and delivery.trigger != Trigger.TEST):
+        reason = (
+            "the webhook was deleted"
+            if webhook.deleted_at
+            else f"the webhook is disabled ({webhook.disabled_reason or 'by a user'})"
+        )
+        outcome = transport.DeliveryOutcome(
+            error_kind=ErrorKind.WEBHOOK_DISABLED, error_message=reason
+        )
+        return outcome, {}
+    event = delivery.event
+    headers = wire.request_headers(
+        delivery_id=str(delivery.id),
+        event_type=event.type,
+        body=event.body,
+        secrets=webhook.signing_secrets(now),
+        custom=webhook.headers,
+    )
+    outcome = transport.send(webhook.url, headers, event.body.encode())
+    return outcome, wire.redacted(headers)
+
+
+def _record(
+    delivery: Delivery,
+    webhook: Webhook | None,
+    outcome: transport.DeliveryOutcome,
+    sent_headers: dict[str, str],
+    started: datetime,
+    now: datetime,
+) -> Record:
+    decision = retry.decide(
+        status_code=outcome.status_code,
+        error_kind=outcome.error_kind,
+        retry_after=outcome.headers.get("retry-after"),
+        attempt_number=delivery.attempt_count + 1,
+        automatic=delivery.trigger == Trigger.AUTO,
+        now=now,
+        schedule=app_settings.RETRY_SCHEDULE_SECONDS,
+        jitter_ratio=app_settings.RETRY_JITTER_RATIO,
+    )
+    succeeded = decision.result == retry.SUCCEEDED
+    error_kind = outcome.error_kind or ("" if succeeded else ErrorKind.HTTP_STATUS)
+    error_message = outcome.error_message or ("" if succeeded else _status_text(outcome))
+    attempt = DeliveryAttempt(
+        delivery_id=delivery.pk,
+        number=delivery.attempt_count + 1,  # the store numbers it by the recorded count
+        trigger=delivery.trigger,
+        started_at=started,
+        duration_ms=outcome.duration_ms,
+        request_url=webhook.url if webhook is not None else "",
+        request_headers=sent_headers,
+        response_status=outcome.status_code,
+        response_headers=outcome.headers,
+        response_body=outcome.body,
+        error_kind=error_kind,
+        error_message=error_message,
+    )
+    state = {
+        "status": _STATUS_OF[decision.result],
+        "next_attempt_at": decision.next_attempt_at,
+        "last_status_code": outcome.status_code,
+        "last_error": error_message,
+        "delivered_at": now if succeeded else None,
+        "trigger": Trigger.AUTO,
+    }
+    # Only automatic attempts tell how the endpoint is doing: a test ping or a manual retry
+    # never disables it or starts its failing clock, and our own errors are not its fault.
+    counts = delivery.trigger == Trigger.AUTO and outcome.error_kind not in _NOT_THE_ENDPOINT
+    health = decision if counts else None
+    return Record(
+        delivery_id=delivery.pk,
+        lease=delivery.locked_until,
+        state=state,
+        attempt=attempt,
+        health=health,
+    )
+
+
+def _status_text(outcome: transport.DeliveryOutcome) -> str:
+    code = outcome.status_code
+    try:
+        text = f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        text = f"HTTP {code}"
+    if 300 <= code < 400:
+        text += " (redirects are not followed)"
+    return text

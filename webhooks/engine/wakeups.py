@@ -1,0 +1,201 @@
+"""Wake-ups: "webhook W has due work", sent to the workers through the queue.
+
+One message per webhook, not per delivery: on Redis a wake-up is only added when none is
+waiting for that webhook already (a key with a lease, cleared by the worker that takes the
+message, before it claims). Taskiq has no synchronous kiq(): each process gets one daemon thread
+running an asyncio loop with its own broker client (a fork gets fresh ones). Nothing here raises
+to the caller: a lost wake-up costs latency, never a delivery; the sweep wakes due work again.
+"""
+
+import asyncio
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from functools import partial
+
+import redis
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import transaction
+from taskiq import AsyncBroker, TaskiqMessage
+from taskiq.kicker import AsyncKicker
+
+from webhooks.conf import app_settings
+from webhooks.engine import embedded
+
+logger = logging.getLogger(__name__)
+
+LANE_TASK = "webhooks.lane"
+WAKE_KEY = "webhooks:wake:{}"  # set while a wake-up for the webhook waits in the stream
+KICK_BATCH = 500  # wake-ups per pipelined round trip to Redis
+
+
+class _Loop:
+    """The process's background event loop and the broker clients that live on it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.publishers: dict[str, AsyncBroker] = {}
+        self.clients: dict[str, redis.Redis] = {}
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            alive = self.thread is not None and self.thread.is_alive()
+            if self.loop is None or self.pid != os.getpid() or not alive:
+                self.loop = asyncio.new_event_loop()
+                self.thread = threading.Thread(
+                    target=self.loop.run_forever, name="webhooks-enqueue", daemon=True
+                )
+                self.thread.start()
+                self.pid, self.publishers = os.getpid(), {}
+            return self.loop
+
+    async def publisher(self, redis_url: str) -> AsyncBroker:
+        """Return the broker client for redis_url (the in-process broker when it is empty)."""
+        if redis_url not in self.publishers:
+            from webhooks import tasks  # noqa: F401  (registers the tasks the in-process broker runs)
+            from webhooks.broker import broker, make_broker
+
+            if redis_url:
+                client = make_broker(redis_url, socket_timeout=app_settings.ENQUEUE_TIMEOUT_SECONDS)
+            else:
+                client = broker  # its tasks run in this process, on this loop
+                await client.startup()
+            self.publishers[redis_url] = client
+        return self.publishers[redis_url]
+
+    def client(self, redis_url: str) -> redis.Redis:
+        """Return this process's synchronous Redis client (for worker threads)."""
+        with self.lock:
+            if self.pid != os.getpid():
+                self.clients = {}
+            if redis_url not in self.clients:
+                timeout = app_settings.ENQUEUE_TIMEOUT_SECONDS
+                self.clients[redis_url] = redis.Redis.from_url(
+                    redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+                )
+            return self.clients[redis_url]
+
+
+_state = _Loop()
+
+
+def wake_after_commit(webhook_ids: Iterable) -> None:
+    """Wake these webhooks once the current transaction commits (now, outside one).
+
+    Inside a web request the wake-up waits until the response has been sent (request_finished):
+    workers starting at once otherwise slow down the very response that caused them.
+    """
+    ids = list(dict.fromkeys(str(i) for i in webhook_ids))
+    if ids:
+        transaction.on_commit(partial(_wake_after_response, ids), robust=True)
+
+
+_request = threading.local()  # .deferred: the ids to wake once this thread's response is out
+
+
+def _wake_after_response(ids: list[str]) -> None:
+    deferred = getattr(_request, "deferred", None)
+    if deferred is None:
+        wake(ids)
+    else:
+        deferred.extend(ids)
+
+
+def _defer_wakes(**_signal_kwargs) -> None:
+    _request.deferred = []
+
+
+def _send_deferred_wakes(**_signal_kwargs) -> None:
+    ids, _request.deferred = getattr(_request, "deferred", None), None
+    if ids:
+        wake(list(dict.fromkeys(ids)))
+
+
+request_started.connect(_defer_wakes, dispatch_uid="webhooks-defer-wakes")
+request_finished.connect(_send_deferred_wakes, dispatch_uid="webhooks-send-deferred-wakes")
+
+
+def wake(webhook_ids: Iterable[uuid.UUID | str]) -> int:
+    """Send a wake-up for each webhook that has none waiting; return how many went; never raise."""
+    ids = [str(i) for i in webhook_ids]
+    if not ids:
+        return 0
+    if not settings.REDIS_URL:
+        embedded.start_dispatcher()
+    try:
+        loop = _state.get()
+        future = asyncio.run_coroutine_threadsafe(_wake_all(ids, settings.REDIS_URL), loop)
+        return future.result(timeout=app_settings.ENQUEUE_TIMEOUT_SECONDS)
+    except Exception as exc:  # timed out: some may have gone; a second wake-up is harmless
+        logger.warning("could not wake %d webhooks (%s); the sweep will", len(ids), exc)
+        return 0
+
+
+def taken(webhook_id: str) -> None:
+    """Say that the wake-up for webhook_id was taken: the next one must be sent again."""
+    if not settings.REDIS_URL:
+        return
+    try:
+        _state.client(settings.REDIS_URL).delete(WAKE_KEY.format(webhook_id))
+    except redis.RedisError as exc:  # the key's lease ends it; the sweep wakes the webhook
+        logger.warning("could not clear the wake-up of webhook %s (%s)", webhook_id, exc)
+
+
+async def _wake_all(ids: list[str], redis_url: str) -> int:
+    """Send the wake-ups in pipelined batches; return how many were added."""
+    try:
+        publisher = await _state.publisher(redis_url)
+    except Exception as exc:
+        logger.warning("could not reach the queue to wake %d webhooks (%s)", len(ids), exc)
+        return 0
+    sent = 0
+    for start in range(0, len(ids), KICK_BATCH):
+        batch = ids[start : start + KICK_BATCH]
+        try:
+            sent += await _wake_batch(publisher, batch)
+        except Exception as exc:  # the queue is failing: the sweep wakes the rest
+            logger.warning(
+                "woke %d of %d webhooks; the sweep wakes the rest (%s)",
+                start,
+                len(ids),
+                exc.__cause__ or exc,
+            )
+            break
+    return sent
+
+
+async def _wake_batch(publisher: AsyncBroker, ids: list[str]) -> int:
+    wake_batch = getattr(publisher, "wake_batch", None)  # the Redis stream broker's
+    if wake_batch is None:  # the in-process broker (embedded mode)
+        for webhook_id in ids:
+            await AsyncKicker(LANE_TASK, publisher, {}).kiq(webhook_id)
+        return len(ids)
+    messages = {
+        WAKE_KEY.format(webhook_id): publisher.formatter.dumps(
+            TaskiqMessage(
+                task_id=publisher.id_generator(),
+                task_name=LANE_TASK,
+                labels={},
+                labels_types={},
+                args=[webhook_id],
+                kwargs={},
+            )
+        ).message
+        for webhook_id in ids
+    }
+    return await wake_batch(messages, lease_ms=int(app_settings.WAKE_LEASE_SECONDS * 1000))
+
+
+def _reset_after_fork() -> None:
+    # Threads don't survive a fork and a lock may have been held: start from scratch.
+    global _state
+    _state = _Loop()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,0 +1,45 @@
+"""Run the sweep on a timer: the scheduler process of the Procfile."""
+
+import logging
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from webhooks.conf import app_settings
+from webhooks.engine.sweep import dispatch_due
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Every WEBHOOKS['DISPATCH_INTERVAL_SECONDS'], end expired leases and wake the webhooks "
+        "with due work, in this process, until SIGTERM or SIGINT. Several schedulers are "
+        "harmless, one is enough."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="run one sweep and exit")
+
+    def handle(self, *args, once: bool = False, **options) -> None:
+        stop = threading.Event()
+        if not once:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            self.stdout.write(
+                f"webhooks_scheduler: sweeping every {app_settings.DISPATCH_INTERVAL_SECONDS:g} s"
+            )
+        while True:
+            close_old_connections()
+            try:
+                woken = dispatch_due()
+            except Exception:
+                logger.exception("sweep failed; the next one tries again")
+            else:
+                if once:
+                    self.stdout.write(f"webhooks_scheduler: woke {woken} webhooks")
+            if once or stop.wait(app_settings.DISPATCH_INTERVAL_SECONDS):
+                break
+        close_old_connections()
