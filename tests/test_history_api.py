@@ -15,8 +15,8 @@ from tests.factories import (
     WebhookFactory,
 )
 from tests.receiver import Reply
-from webhooks.models import Delivery
 from webhooks.engine.lanes import deliver
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -69,17 +69,6 @@ def test_a_lane_sends_every_due_delivery_oldest_first_in_five_statements(receive
     assert not Lane.objects.filter(webhook=hook, expires_at__gt=timezone.now()).exists()
 
 
-def test_statements_per_lane_do_not_grow_with_the_batch(receiver, webhooks_settings, woken):
-    webhooks_settings(LANE_TIME_SLICE_SECONDS=30, LEASE_SECONDS=60)  # a slow test receiver
-    hook = WebhookFactory(url=receiver.url())
-    woken_before(hook)
-    due_deliveries(hook, 51)
-    with CaptureQueriesContext(connection) as queries:
-        assert lanes.run_lane(hook.id) == 51  # one, then a full batch of BATCH_SIZE (50)
-    assert len(queries) == 5, [q["sql"][:50] for q in queries]
-    assert woken == [str(hook.id)]  # a full batch: another lane was asked to help
-
-
 @pytest.mark.django_db(transaction=True)
 def test_no_more_than_max_in_flight_attempts_of_a_webhook_at_once(receiver):
     # given a slow endpoint with a cap of 2, and 6 due deliveries

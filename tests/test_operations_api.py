@@ -105,7 +105,7 @@ def test_admin_cleanup_refuses_bad_parameters(service_client, query, field):
     assert Delivery.objects.count() == 1
 
 
-def test_admin_retry_stuck_recovers_and_kicks(service_client, kicked):
+def test_admin_retry_stuck_recovers_and_wakes(service_client, woken):
     stuck = DeliveryFactory(status="delivering", locked_until=timezone.now() - timedelta(minutes=1))
 
     response = service_client.post("/api/admin/webhooks/retry-stuck?stuck_after=30m")
@@ -115,9 +115,9 @@ def test_admin_retry_stuck_recovers_and_kicks(service_client, kicked):
         "stuck_after_seconds": 1800,
         "expired_leases": 1,
         "stuck": 0,
-        "kicked": 1,
+        "woken": 1,
     }
-    assert kicked == [stuck.id]
+    assert woken == [str(stuck.webhook_id)]
 
 
 def test_admin_retry_stuck_refuses_a_bad_duration(service_client):
@@ -141,14 +141,14 @@ def test_admin_endpoints_refuse_project_keys_and_anonymous_callers(
     assert Delivery.objects.filter(id=old.id).exists()
 
 
-def test_admin_endpoints_accept_a_staff_session(client, kicked):
+def test_admin_endpoints_accept_a_staff_session(client, woken):
     staff = User.objects.create_user("ops", password="pw", is_staff=True)
     client.force_login(staff)
 
     response = client.post("/api/admin/webhooks/retry-stuck")
 
     assert response.status_code == 200
-    assert response.json()["kicked"] == 0
+    assert response.json()["woken"] == 0
 
 
 def test_admin_endpoints_only_accept_post(service_client):

@@ -26,8 +26,8 @@ from tests.conftest import SERVICE_KEY
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from webhooks.broker import CONSUMER_GROUP, STREAM
 from webhooks.conf import DEFAULTS
+from webhooks.engine import wakeups
 from webhooks.models import Delivery, Webhook
-from webhooks.services import queue
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "operations.md"
@@ -108,11 +108,11 @@ def test_the_redis_check_shows_the_documented_settings(documented_redis):
 
 @needs_redis_cli
 def test_the_redis_monitoring_commands_show_the_queue(documented_redis, settings):
-    # given a consumer group, as a worker declares it, and three kicked deliveries
+    # given a consumer group, as a worker declares it, and three woken webhooks
     client = redis.Redis.from_url(documented_redis)
     client.xgroup_create(STREAM, CONSUMER_GROUP, id="0", mkstream=True)
     settings.REDIS_URL = documented_redis
-    assert queue.kick_deliveries([str(uuid.uuid4()) for _ in range(3)]) == 3
+    assert wakeups.wake([str(uuid.uuid4()) for _ in range(3)]) == 3
 
     # when
     lines = run_block(blocks()["redis-monitor"], REDIS_URL=documented_redis).splitlines()

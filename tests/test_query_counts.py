@@ -1,24 +1,28 @@
-"""SQL statements per attempt and per emit, counted: the guard behind docs/performance.md.
+"""SQL statements per lane batch, per attempt and per emit, counted: the guard behind
+docs/performance.md.
 
-On PostgreSQL an attempt is two statements (claim-and-load, record-and-release), one more only
-when the webhook's health changes; an emit is one transaction of three statements whatever its
-fan-out. The ORM path that SQLite (the embedded mode) takes must keep producing the same records.
-And a request's kicks wait for its response, so its deliveries don't slow it down.
+On PostgreSQL a lane's batch is two statements whatever its size (claim, record), plus one to
+take the lane and one to give it back; a single attempt outside a lane (a test ping) is two; a
+change of the webhook's health costs one more. An emit is one transaction of three statements
+whatever its fan-out. And a request's wake-ups wait for its response, so its deliveries don't
+slow it down.
 """
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from standardwebhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from webhooks.engine import lanes, wakeups
+from webhooks.engine.lanes import deliver
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-from webhooks.services import pgsql, queue
-from webhooks.engine.lanes import deliver
 from webhooks.services.emit import emit_webhook_event
 
 pytestmark = pytest.mark.django_db
@@ -86,16 +90,32 @@ def test_a_duplicate_message_is_one_statement_and_sends_nothing(receiver, hook):
     assert len(receiver.requests) == 1
 
 
-def test_the_orm_path_of_sqlite_records_the_same_attempt(receiver, hook, monkeypatch):
-    monkeypatch.setattr(pgsql, "supported", lambda: False)
-    delivery = make_delivery(hook)
+@pytest.mark.parametrize("count", [1, 20, 50])
+def test_a_lane_batch_is_two_statements_whatever_its_size(receiver, hook, count, webhooks_settings):
+    webhooks_settings(LANE_TIME_SLICE_SECONDS=30, LEASE_SECONDS=60)  # a slow test receiver
+    lanes.run_lane(hook.id)  # its first wake-up makes the lane slots
+    for _ in range(count + 1):
+        make_delivery(hook)
 
-    attempt, sent = statements(lambda: deliver(delivery.id))
+    sent_count, sent = statements(lambda: lanes.run_lane(hook.id))
 
-    assert len(sent) == 4  # claim, load, record, release
-    delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempt_count) == (Status.SUCCEEDED, 1)
-    assert DeliveryAttempt.objects.get(pk=attempt.pk).request_headers["X-Team"] == "search"
+    # take the lane and claim the first; record it; claim the rest; record them; give it back
+    assert sent_count == count + 1
+    assert len(sent) == 5, [q[:40] for q in sent]
+    assert set(Delivery.objects.filter(webhook=hook).values_list("status", flat=True)) == {
+        Status.SUCCEEDED
+    }
+
+
+def test_a_wake_up_for_a_webhook_whose_lanes_are_all_held_is_one_statement(hook):
+    Webhook.objects.filter(pk=hook.pk).update(max_in_flight=1)
+    lanes.run_lane(hook.id)  # makes the slot
+    hook.lanes.update(expires_at=timezone.now() + timedelta(seconds=30))  # another worker's
+    make_delivery(hook)
+
+    result, sent = statements(lambda: lanes.run_lane(hook.id))
+
+    assert (result, len(sent)) == (0, 1)
 
 
 @pytest.mark.parametrize("hooks", [1, 50])
@@ -110,31 +130,32 @@ def test_an_emit_is_three_statements_whatever_its_fan_out(hooks):
     rows = Delivery.objects.filter(event=event)
     assert rows.count() == event.delivery_count == hooks
     assert {r.status for r in rows} == {Status.PENDING}
-    assert all(r.queued_until and r.next_attempt_at for r in rows)
+    assert all(r.next_attempt_at for r in rows)
 
 
 # --- an emit's response is not slowed down by its own deliveries --------------------------------
 
 
-def test_kicks_from_a_request_go_out_once_its_response_is_sent(
+def test_wake_ups_from_a_request_go_out_once_its_response_is_sent(
     monkeypatch, django_capture_on_commit_callbacks
 ):
-    kicked = []
-    monkeypatch.setattr(queue, "kick_deliveries", kicked.append)
+    woken = []
+    monkeypatch.setattr(wakeups, "wake", woken.append)
     # As Django's test client does: these would close the test's transaction.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
         request_started.send(sender=None)
         with django_capture_on_commit_callbacks(execute=True):
-            queue.enqueue_deliveries(["a", "b"])
-        assert kicked == []  # the worker would compete with the response for the CPU
+            wakeups.wake_after_commit(["a", "b"])
+            wakeups.wake_after_commit(["b"])
+        assert woken == []  # the worker would compete with the response for the CPU
         request_finished.send(sender=None)
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    assert kicked == [["a", "b"]]
+    assert woken == [["a", "b"]]  # once each
 
     with django_capture_on_commit_callbacks(execute=True):  # outside a request: at once
-        queue.enqueue_deliveries(["c"])
-    assert kicked == [["a", "b"], ["c"]]
+        wakeups.wake_after_commit(["c"])
+    assert woken == [["a", "b"], ["c"]]

@@ -29,8 +29,8 @@ from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
 from tests.support import matches
 from webhooks import events
-from webhooks.models import ApiKey, Delivery
 from webhooks.engine.lanes import deliver
+from webhooks.models import ApiKey, Delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

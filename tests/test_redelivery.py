@@ -7,8 +7,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, WebhookFactory
-from webhooks.models import Delivery
 from webhooks.engine.lanes import deliver
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,10 @@ def _url(delivery, suffix="/retry"):
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """The ids retry hands to the queue (the worker would deliver them)."""
+    """The webhooks retry wakes once it commits (a worker would deliver their due work)."""
     ids = []
     monkeypatch.setattr(
-        "webhooks.services.redelivery.enqueue_deliveries", lambda batch: ids.extend(batch)
+        "webhooks.services.redelivery.wake_after_commit", lambda batch: ids.extend(batch)
     )
     return ids
 
@@ -59,7 +59,7 @@ def test_retry_of_a_failed_delivery_sends_it_again_with_the_same_webhook_id(
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
     assert response.json()["trigger"] == "manual"
-    assert enqueued == [delivery.id]
+    assert enqueued == [delivery.webhook_id]
     deliver(delivery.id)
 
     # then the receiver saw the same webhook-id twice, both signed
@@ -125,7 +125,7 @@ def test_retry_of_a_pending_delivery_brings_its_next_attempt_forward(writer, enq
     delivery.refresh_from_db()
     assert delivery.next_attempt_at <= timezone.now()
     assert delivery.trigger == "auto"  # its automatic schedule continues if this one fails
-    assert enqueued == [delivery.id]
+    assert enqueued == [delivery.webhook_id]
 
 
 def test_retry_for_a_disabled_webhook_answers_409(writer, enqueued):

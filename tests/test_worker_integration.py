@@ -1,4 +1,4 @@
-"""The whole engine: a real taskiq worker and scheduler, a private Redis, PostgreSQL, a receiver.
+"""The whole engine: a real taskiq worker, the scheduler, a private Redis, PostgreSQL, a receiver.
 
 Each chaos test breaks one thing (the worker, Redis, the database connections) and checks that
 every delivery still ends succeeded, and that only the deliveries in flight at a worker's death
@@ -22,8 +22,8 @@ from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
 from tests.support import wait_for as _wait
 from webhooks.broker import STREAM
+from webhooks.engine import wakeups
 from webhooks.models import Delivery, DeliveryAttempt
-from webhooks.services import queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -87,10 +87,10 @@ class Engine:
         self.worker: subprocess.Popen | None = None
         self.scheduler: subprocess.Popen | None = None
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+    def _spawn(self, name: str, *command: str) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115  (lives as long as the process)
         return subprocess.Popen(
-            [TASKIQ, *args],
+            command,
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -101,6 +101,7 @@ class Engine:
     def start_worker(self) -> None:
         self.worker = self._spawn(
             "worker",
+            TASKIQ,
             "worker",
             "webhooks_project.worker:broker",
             "webhooks.tasks",
@@ -111,9 +112,7 @@ class Engine:
         )
 
     def start_scheduler(self) -> None:
-        self.scheduler = self._spawn(
-            "scheduler", "scheduler", "webhooks_project.scheduler:scheduler"
-        )
+        self.scheduler = self._spawn("scheduler", sys.executable, "manage.py", "webhooks_scheduler")
 
     def terminate_worker(self) -> int:
         """Send SIGTERM, as a process manager does on shutdown; return the exit status."""
@@ -161,13 +160,13 @@ def kicks_go_to_the_private_redis(settings, private_redis):
 
 
 def emit(webhook, count: int = 1, body: str | None = None) -> list[Delivery]:
-    """Store count events with a delivery each and enqueue them on commit, as emit does."""
+    """Store count events with a delivery each and wake the webhook on commit, as emit does."""
     with transaction.atomic():
         deliveries = []
         for _ in range(count):
             event = EventFactory(project_id=webhook.project_id, **({"body": body} if body else {}))
             deliveries.append(DeliveryFactory(webhook=webhook, event=event))
-        queue.enqueue_deliveries([d.id for d in deliveries])
+        wakeups.wake_after_commit([webhook.id])
     return deliveries
 
 
@@ -232,12 +231,12 @@ def test_the_worker_records_each_kind_of_failure(engine, receiver, unused_port):
     assert kinds == {"connection"}
 
 
-def test_one_attempt_at_a_time_when_the_same_delivery_is_kicked_five_times(engine, receiver):
+def test_one_attempt_at_a_time_when_the_same_webhook_is_woken_five_times(engine, receiver):
     hook = WebhookFactory(url=receiver.url())
     receiver.reply_with(Reply(status=500, delay=0.5), 200)
-    with transaction.atomic():
-        delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
-        queue.enqueue_deliveries([delivery.id] * 5)
+    delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    for _ in range(5):
+        wakeups.wake([hook.id])
     (delivery,) = wait_until_final([delivery])
     assert delivery.status == Delivery.Status.SUCCEEDED
     assert numbers(delivery) == [1, 2]
@@ -281,9 +280,8 @@ def test_no_delivery_is_lost_when_the_worker_is_killed(engine, receiver):
 
 
 def test_flushall_loses_no_delivery(engine, receiver, private_redis):
-    hook = WebhookFactory(url=receiver.url())
     receiver.default = Reply(status=200, delay=0.2)
-    deliveries = emit(hook, count=40)
+    deliveries = [d for _ in range(40) for d in emit(WebhookFactory(url=receiver.url()))]
     receiver.wait_for(2)
     client = private_redis.client()
     (group,) = client.xinfo_groups(STREAM)

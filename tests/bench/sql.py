@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from tests.bench.harness import DATA, EVENT_TYPE, Bench
 from tests.bench.report import Row
+from webhooks.engine.lanes import deliver
 from webhooks.events import render_envelope
 from webhooks.models import Delivery, Event, Webhook
-from webhooks.engine.lanes import deliver
 
 MAX_QUERIES_PER_ATTEMPT = 4
 

@@ -7,7 +7,7 @@ Safe in several processes at once. Times are the database's.
 
 import logging
 
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, CharField, F, Q, TextField, Value, When
 from django.db.models.functions import Now
 
 from webhooks.conf import app_settings
@@ -34,9 +34,15 @@ def release_expired_leases() -> int:
     )
     ended = Delivery.objects.filter(status=Status.DELIVERING, locked_until__lt=Now()).update(
         lease_expiries=F("lease_expiries") + 1,
-        status=Case(When(give_up, then=Value(Status.FAILED)), default=Value(Status.PENDING)),
+        status=Case(
+            When(give_up, then=Value(Status.FAILED)),
+            default=Value(Status.PENDING),
+            output_field=CharField(),
+        ),
         next_attempt_at=Case(When(give_up, then=None), default=Now()),
-        last_error=Case(When(give_up, then=Value(reason)), default=F("last_error")),
+        last_error=Case(
+            When(give_up, then=Value(reason)), default=F("last_error"), output_field=TextField()
+        ),
         updated_at=Now(),
     )
     if ended:
