@@ -2,6 +2,9 @@
 
 import time
 
+from cryptography.fernet import Fernet
+from django.db import connection
+
 ANY = "…"  # in a documented example: a value that differs on every run
 
 
@@ -33,3 +36,12 @@ def matches(expected, actual) -> bool:
             and all(matches(e, a) for e, a in zip(expected, actual, strict=True))
         )
     return expected == actual
+
+
+def spoil_secret(webhook) -> None:
+    """Store a secret that no configured key decrypts (a key dropped from the settings)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE webhooks_webhook SET secret = %s WHERE id = %s",
+            [Fernet(Fernet.generate_key()).encrypt(b"whsec_lost").decode(), webhook.pk],
+        )

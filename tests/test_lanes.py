@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
+from tests.support import spoil_secret
 from webhooks import wire
 from webhooks.engine import lanes
-from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
+from webhooks.models import Delivery, DeliveryAttempt, Lane
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +178,7 @@ def test_an_undecryptable_secret_ends_in_internal_errors_then_fails(receiver, we
     # given a webhook whose stored secret no configured key can decrypt
     webhooks_settings(RETRY_SCHEDULE_SECONDS=[0.01, 0.01])
     hook = WebhookFactory(url=receiver.url())
-    Webhook.objects.filter(pk=hook.pk).update(secret="gAAAAA-not-a-token-of-ours")
+    spoil_secret(hook)
     (delivery,) = due_deliveries(hook, 1)
     # when its lane runs on the retry schedule
     for _ in range(3):

@@ -1,0 +1,221 @@
+"""The engine's store contract, run against both stores: PostgreSQL SQL and the ORM (SQLite's).
+
+Both run here on PostgreSQL; tests/test_embedded.py runs the ORM store on SQLite for real.
+"""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import spoil_secret
+from webhooks.engine import sender
+from webhooks.engine.ormstore import OrmStore
+from webhooks.engine.pgstore import PgStore
+from webhooks.engine.store import Record
+from webhooks.models import Delivery, DeliveryAttempt, Lane
+
+pytestmark = pytest.mark.django_db
+
+Status = Delivery.Status
+
+
+@pytest.fixture(params=[PgStore, OrmStore], ids=["postgresql", "orm"])
+def store(request):
+    return request.param()
+
+
+def due(webhook, count=1, **fields) -> list[Delivery]:
+    now = timezone.now()
+    return [
+        DeliveryFactory(
+            webhook=webhook,
+            event=EventFactory(project_id=webhook.project_id),
+            next_attempt_at=now - timedelta(seconds=count - n),
+            **fields,
+        )
+        for n in range(count)
+    ]
+
+
+def succeeded(delivery: Delivery) -> Record:
+    attempt = DeliveryAttempt(
+        delivery_id=delivery.pk,
+        number=0,
+        trigger=delivery.trigger,
+        started_at=timezone.now(),
+        duration_ms=5,
+        request_url="https://hooks.example.com/x",
+        request_headers={"webhook-id": str(delivery.pk)},
+        response_status=200,
+        response_headers={"content-type": "text/plain"},
+        response_body="ok",
+    )
+    state = {
+        "status": Status.SUCCEEDED,
+        "next_attempt_at": None,
+        "last_status_code": 200,
+        "last_error": "",
+        "delivered_at": timezone.now(),
+        "trigger": Delivery.Trigger.AUTO,
+    }
+    return Record(
+        delivery_id=delivery.pk, lease=delivery.locked_until, state=state, attempt=attempt
+    )
+
+
+def test_acquire_claims_the_oldest_due_deliveries_up_to_the_limit(store):
+    hook = WebhookFactory()
+    rows = due(hook, 3)
+    DeliveryFactory(
+        webhook=hook,
+        event=EventFactory(project_id=hook.project_id),
+        next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )
+
+    batch = store.acquire(hook.id, uuid.uuid4(), 2)
+
+    assert [d.pk for d in batch.deliveries] == [rows[0].pk, rows[1].pk]
+    assert batch.webhook.pk == hook.pk and batch.webhook.secret == hook.secret
+    assert batch.deliveries[0].event.body == rows[0].event.body
+    claimed = Delivery.objects.filter(pk__in=[rows[0].pk, rows[1].pk])
+    assert {(d.status, d.locked_until > timezone.now()) for d in claimed} == {
+        (Status.DELIVERING, True)
+    }
+
+
+def test_acquire_gives_at_most_max_in_flight_lanes(store):
+    hook = WebhookFactory(max_in_flight=2)
+    due(hook, 5)
+    first = store.acquire(hook.id, uuid.uuid4(), 1)
+    second = store.acquire(hook.id, uuid.uuid4(), 1)
+    third = store.acquire(hook.id, uuid.uuid4(), 1)
+    assert (len(first.deliveries), len(second.deliveries), third) == (1, 1, None)
+    assert first.deliveries[0].pk != second.deliveries[0].pk
+
+
+def test_a_lane_whose_lease_ended_can_be_taken_again(store):
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 2)
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is not None
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is None
+    Lane.objects.filter(webhook=hook).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is not None
+
+
+def test_claim_next_claims_more_and_gives_the_lane_back_when_nothing_is_due(store):
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 3)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    assert len(store.claim_next(hook.id, token, 5).deliveries) == 2
+    assert store.claim_next(hook.id, token, 5).deliveries == []  # and the lane is free now
+    due(hook, 1)
+    assert len(store.acquire(hook.id, uuid.uuid4(), 1).deliveries) == 1
+
+
+def test_claim_next_claims_nothing_for_a_lane_it_lost(store):
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 2)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    Lane.objects.filter(webhook=hook).update(token=uuid.uuid4())  # expired and taken by another
+    assert store.claim_next(hook.id, token, 5).deliveries == []
+
+
+def test_record_inserts_the_attempt_numbered_by_the_count_and_applies_the_state(store):
+    hook = WebhookFactory()
+    due(hook, 1)
+    (delivery,) = store.acquire(hook.id, uuid.uuid4(), 1).deliveries
+    record = succeeded(delivery)
+
+    assert store.record([record]) == {delivery.pk}
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count, delivery.locked_until) == (
+        Status.SUCCEEDED,
+        1,
+        None,
+    )
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert (attempt.number, attempt.response_headers, attempt.request_headers["webhook-id"]) == (
+        1,
+        {"content-type": "text/plain"},
+        str(delivery.pk),
+    )
+    assert record.attempt.number == 1
+
+
+def test_record_keeps_the_state_of_a_delivery_claimed_again_since(store):
+    hook = WebhookFactory()
+    due(hook, 1)
+    (delivery,) = store.acquire(hook.id, uuid.uuid4(), 1).deliveries
+    newer = timezone.now() + timedelta(seconds=60)
+    Delivery.objects.filter(pk=delivery.pk).update(locked_until=newer)  # another worker's claim
+
+    assert store.record([succeeded(delivery)]) == set()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.locked_until, delivery.attempt_count) == (
+        Status.DELIVERING,
+        newer,
+        1,
+    )  # its attempt is counted and kept; the state is not ours
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
+
+
+def test_record_gives_an_unsent_delivery_back_as_it_was(store):
+    hook = WebhookFactory()
+    (row,) = due(hook, 1)
+    (delivery,) = store.acquire(hook.id, uuid.uuid4(), 1).deliveries
+
+    assert store.record([sender.unsent(delivery)]) == {delivery.pk}
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count, delivery.next_attempt_at) == (
+        Status.PENDING,
+        0,
+        row.next_attempt_at,
+    )
+    assert not DeliveryAttempt.objects.filter(delivery=delivery).exists()
+
+
+def test_record_skips_a_delivery_deleted_meanwhile(store):
+    hook = WebhookFactory()
+    due(hook, 1)
+    (delivery,) = store.acquire(hook.id, uuid.uuid4(), 1).deliveries
+    Delivery.objects.filter(pk=delivery.pk).delete()
+    assert store.record([succeeded(delivery)]) == set()
+    assert not DeliveryAttempt.objects.exists()
+
+
+def test_claim_one_takes_only_a_pending_due_delivery(store):
+    hook = WebhookFactory()
+    (ready,) = due(hook, 1)
+    later = DeliveryFactory(
+        webhook=hook,
+        event=EventFactory(project_id=hook.project_id),
+        next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )
+    ping = DeliveryFactory(
+        webhook=hook, event=EventFactory(project_id=hook.project_id), next_attempt_at=None
+    )
+
+    assert store.claim_one(later.pk, None) is None
+    batch = store.claim_one(ready.pk, "manual")
+    assert [d.pk for d in batch.deliveries] == [ready.pk]
+    assert batch.deliveries[0].trigger == "manual" and batch.webhook.pk == hook.pk
+    assert store.claim_one(ready.pk, None) is None  # claimed already
+    assert store.claim_one(ping.pk, "test") is not None  # no due time: claimed by id only
+
+
+def test_an_undecryptable_webhook_is_reported_not_raised(store):
+    hook = WebhookFactory()
+    due(hook, 1)
+    spoil_secret(hook)
+    batch = store.acquire(hook.id, uuid.uuid4(), 1)
+    assert len(batch.deliveries) == 1
+    assert batch.webhook is None
+    assert "could not be loaded" in batch.load_error

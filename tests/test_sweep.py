@@ -1,0 +1,151 @@
+"""The sweep and the wake-ups: expired leases, webhooks with due work, the queue's messages."""
+
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from webhooks.broker import STREAM
+from webhooks.engine import wakeups
+from webhooks.engine.sweep import dispatch_due, release_expired_leases
+from webhooks.models import Delivery
+
+pytestmark = pytest.mark.django_db
+
+Status = Delivery.Status
+
+
+def make_delivery(webhook=None, **fields):
+    webhook = webhook or WebhookFactory()
+    return DeliveryFactory(
+        webhook=webhook, event=EventFactory(project_id=webhook.project_id), **fields
+    )
+
+
+def expired(**fields):
+    return make_delivery(
+        status=Status.DELIVERING, locked_until=timezone.now() - timedelta(seconds=1), **fields
+    )
+
+
+def test_the_sweep_wakes_each_webhook_with_due_work_once(woken):
+    now = timezone.now()
+    hook = WebhookFactory()
+    make_delivery(hook)
+    make_delivery(hook)  # two due: one wake-up
+    make_delivery(next_attempt_at=now + timedelta(minutes=5))  # not due yet
+    make_delivery(status=Status.SUCCEEDED)
+    make_delivery(status=Status.DELIVERING, locked_until=now + timedelta(seconds=30))
+
+    assert dispatch_due() == 1
+    assert woken == [str(hook.id)]
+
+
+def test_the_sweep_honours_its_limit(woken):
+    for _ in range(3):
+        make_delivery()
+    assert dispatch_due(limit=2) == 2
+    assert len(woken) == 2
+
+
+def test_an_expired_lease_returns_the_delivery_to_pending_and_wakes_its_webhook(woken):
+    stuck = expired()
+    assert dispatch_due() == 1
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.lease_expiries, stuck.attempt_count) == (Status.PENDING, 1, 0)
+    assert stuck.next_attempt_at <= timezone.now()
+    assert woken == [str(stuck.webhook_id)]
+
+
+def test_live_leases_are_left_alone():
+    live = make_delivery(
+        status=Status.DELIVERING, locked_until=timezone.now() + timedelta(seconds=30)
+    )
+    assert release_expired_leases() == 0
+    live.refresh_from_db()
+    assert live.status == Status.DELIVERING
+
+
+def test_a_delivery_whose_worker_dies_on_it_three_times_fails_with_that_reason(webhooks_settings):
+    webhooks_settings(MAX_LEASE_EXPIRIES=3)
+    delivery = expired()
+    for expiries in (1, 2):
+        assert release_expired_leases() == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.lease_expiries) == (Status.PENDING, expiries)
+        # claimed again, and its worker killed again
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Status.DELIVERING, locked_until=timezone.now() - timedelta(seconds=1)
+        )
+    assert release_expired_leases() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.next_attempt_at) == (Status.FAILED, None)
+    assert delivery.last_error.startswith("its lease expired 3 times with no attempt recorded")
+    assert delivery.attempt_count == 0  # no attempt was ever recorded: none is invented
+
+
+# --- wake-ups through Redis --------------------------------------------------------------------
+
+
+@pytest.fixture
+def stream(settings):
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    return client
+
+
+def test_a_webhook_has_at_most_one_wake_up_waiting(stream):
+    webhook_id = str(uuid.uuid4())
+    assert wakeups.wake([webhook_id, webhook_id]) == 1
+    assert wakeups.wake([webhook_id]) == 0  # one waits already
+    assert stream.xlen(STREAM) == 1
+    wakeups.taken(webhook_id)  # a worker took it: the next wake-up goes out again
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream.xlen(STREAM) == 2
+
+
+def test_a_wake_up_is_sent_again_after_its_lease(stream, webhooks_settings):
+    webhooks_settings(WAKE_LEASE_SECONDS=0.2)
+    webhook_id = str(uuid.uuid4())
+    assert wakeups.wake([webhook_id]) == 1
+    time.sleep(0.3)  # the lease itself is what is tested
+    assert wakeups.wake([webhook_id]) == 1
+
+
+def test_wake_ups_are_sent_after_commit_only(stream, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        wakeups.wake_after_commit([uuid.uuid4(), uuid.uuid4()])
+        assert stream.xlen(STREAM) == 0  # not before the commit
+    assert stream.xlen(STREAM) == 2
+
+
+def test_a_large_wake_up_is_sent_in_full(stream):
+    ids = [uuid.uuid4() for _ in range(1200)]  # more than one pipelined batch
+    assert wakeups.wake(ids) == 1200
+    assert stream.xlen(STREAM) == 1200
+
+
+def test_waking_never_raises_when_redis_is_down(settings, unused_port, caplog):
+    settings.REDIS_URL = f"redis://127.0.0.1:{unused_port}/0"
+    started = time.monotonic()
+    assert wakeups.wake([uuid.uuid4()]) == 0
+    wakeups.taken(str(uuid.uuid4()))
+    assert time.monotonic() - started < 5
+    assert "the sweep" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_a_forked_process_gets_its_own_wake_up_thread(stream):
+    # given the parent's thread is running (as in a gunicorn master with --preload)
+    assert wakeups.wake([uuid.uuid4()]) == 1
+    # when a worker process is forked from it, its wake-ups still go out
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if wakeups.wake([uuid.uuid4()]) == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
