@@ -5,20 +5,14 @@ every delivery still ends succeeded, and that only the deliveries in flight at a
 reach the receiver twice.
 """
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection, transaction
 from standardwebhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.processes import Engine, RedisServer, database_url
 from tests.receiver import Reply
 from tests.support import wait_for as _wait
 from webhooks.broker import STREAM
@@ -27,110 +21,7 @@ from webhooks.models import Delivery, DeliveryAttempt
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parent.parent
-TASKIQ = str(Path(sys.executable).with_name("taskiq"))
 FINAL = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of our own: these tests stop and flush it."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        _wait(self._ping, 10, "redis-server to start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-    def _ping(self) -> bool:
-        try:
-            return self.client().ping()
-        except redis.ConnectionError:
-            return False
-
-
-class Engine:
-    """The worker and scheduler processes, started with the test database and our Redis."""
-
-    def __init__(self, redis_url: str, database_url: str, logdir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PYTHONPATH": str(ROOT),
-        }
-        self.logdir = logdir
-        self.worker: subprocess.Popen | None = None
-        self.scheduler: subprocess.Popen | None = None
-
-    def _spawn(self, name: str, *command: str) -> subprocess.Popen:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115  (lives as long as the process)
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: signals reach its children too
-        )
-
-    def start_worker(self) -> None:
-        self.worker = self._spawn(
-            "worker",
-            TASKIQ,
-            "worker",
-            "webhooks_project.worker:broker",
-            "webhooks.tasks",
-            "--workers=1",
-            "--max-threadpool-threads=4",
-            "--max-async-tasks=4",
-            "--wait-tasks-timeout=5",
-        )
-
-    def start_scheduler(self) -> None:
-        self.scheduler = self._spawn("scheduler", sys.executable, "manage.py", "webhooks_scheduler")
-
-    def terminate_worker(self) -> int:
-        """Send SIGTERM, as a process manager does on shutdown; return the exit status."""
-        os.killpg(self.worker.pid, signal.SIGTERM)
-        return self.worker.wait(15)
-
-    def kill_worker(self) -> None:
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait(10)
-
-    def stop(self) -> None:
-        for process in (self.worker, self.scheduler):
-            if process and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -143,11 +34,8 @@ def private_redis(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(django_db_setup, django_db_blocker, private_redis, tmp_path_factory):
-    with django_db_blocker.unblock():
-        db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     logdir = tmp_path_factory.mktemp("engine")
-    running = Engine(private_redis.url, database_url, logdir)
+    running = Engine(private_redis.url, database_url(), logdir)
     running.start_worker()
     running.start_scheduler()
     yield running
