@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import (
@@ -281,3 +282,19 @@ def test_event_page_lists_its_deliveries(staff_client):
 
     assert page.status_code == 200
     assert f"/admin/webhooks/delivery/{delivery.id}/change/" in page.content.decode()
+
+
+def test_staff_may_change_a_webhooks_in_flight_cap_and_nothing_else(staff_client):
+    webhook = WebhookFactory(url="https://hooks.example.com/a")
+    url = reverse("admin:webhooks_webhook_change", args=[webhook.pk])
+    page = staff_client.get(url)
+    assert b'name="max_in_flight"' in page.content
+    assert b'name="url"' not in page.content  # read-only: the API validates URLs
+
+    response = staff_client.post(url, {"max_in_flight": "2", "url": "http://10.0.0.1/"})
+
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert (webhook.max_in_flight, webhook.url) == (2, "https://hooks.example.com/a")
+    assert staff_client.post(url, {"max_in_flight": "40"}).status_code == 200  # form error
+    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 2

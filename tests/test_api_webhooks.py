@@ -27,6 +27,7 @@ FIELDS = {
     "filters",
     "headers",
     "is_active",
+    "max_in_flight",
     "disabled_reason",
     "disabled_at",
     "created_at",
@@ -302,3 +303,26 @@ def test_put_is_not_offered(client):
     response = client.put(_url(webhook), {"name": "x", "url": webhook.url}, format="json")
     assert response.status_code == 405
     assert "detail" in response.json()
+
+
+def test_max_in_flight_is_set_on_create_changed_by_patch_and_reset_by_null(client):
+    created = client.post(
+        _list_url(PROJECT_A),
+        {"name": "Slow", "url": "https://hooks.example.com/slow", "max_in_flight": 1},
+        format="json",
+    ).json()
+    assert created["max_in_flight"] == 1
+    webhook = Webhook.objects.get(pk=created["id"])
+    assert client.patch(_url(webhook), {"max_in_flight": 32}, format="json").status_code == 200
+    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 32
+    answer = client.patch(_url(webhook), {"max_in_flight": None}, format="json").json()
+    assert answer["max_in_flight"] is None  # the service's default applies
+
+
+@pytest.mark.parametrize("value", [0, 33, "4", 2.5, True])
+def test_a_bad_max_in_flight_answers_400_with_the_field(client, value):
+    webhook = WebhookFactory(project_id=PROJECT_A, max_in_flight=4)
+    response = client.patch(_url(webhook), {"max_in_flight": value}, format="json")
+    assert response.status_code == 400
+    assert "max_in_flight" in response.json()
+    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 4

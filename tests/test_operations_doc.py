@@ -192,7 +192,7 @@ def test_readyz_and_the_cron_jobs_run_by_hand(live_env):
 
     assert ready.strip() == blocks()["output readyz"]
     assert len(lines) == 4
-    assert re.match(r"^\S+Z webhooks-retry ok: \{.*\"kicked\":0\}$", lines[0])
+    assert re.match(r"^\S+Z webhooks-retry ok: \{.*\"woken\":0\}$", lines[0])
     assert re.match(r"^\S+Z webhooks-cleanup ok: \{\"days\":30,.*\"dry_run\":false\}$", lines[1])
     assert lines[2].startswith("webhooks_retry_stuck: 0 expired leases")
     assert lines[3].startswith("webhooks_cleanup: would delete 0 deliveries")

@@ -53,6 +53,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "custom_headers",
         "signing_secret",
         "is_active",
+        "max_in_flight",
         "disabled_reason",
         "disabled_at",
         "failing_since",
@@ -60,7 +61,8 @@ class WebhookAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    readonly_fields = fields
+    # Only the in-flight cap is edited here; everything else goes through the API's checks.
+    readonly_fields = [name for name in fields if name != "max_in_flight"]
     actions = ["send_test", "enable", "disable", "rotate_secret"]
 
     def get_queryset(self, request):
@@ -94,11 +96,15 @@ class WebhookAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, as the API does; only the editable field can have changed.
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        webhook_service.update_webhook(Webhook.objects.get(pk=obj.pk), **changes)
 
     def get_urls(self):
         reveal = self.admin_site.admin_view(self.reveal_secret_view)

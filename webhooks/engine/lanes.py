@@ -12,6 +12,8 @@ import logging
 import time
 import uuid
 
+from django.db import InterfaceError, OperationalError, connection
+
 from webhooks.conf import app_settings
 from webhooks.engine import health, sender, wakeups
 from webhooks.engine.store import Batch, Record, get_store
@@ -40,7 +42,7 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
         sending = time.monotonic()
         records = _send_batch(batch, webhook, load_error, slice_ends)
         per_delivery = (time.monotonic() - sending) / len(records)
-        applied = store.record(records)
+        applied = _record(store, records)
         sent += sum(r.attempt is not None for r in records)
         if webhook is not None:
             decisions = [r.health for r in records if r.health and r.delivery_id in applied]
@@ -55,6 +57,22 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
         if len(batch.deliveries) == limit:
             wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
     return sent  # nothing more was due: claim_next gave the lane back
+
+
+def _record(store, records: list[Record]) -> set:
+    """Record the batch; if the connection died meanwhile, once more on a new connection.
+
+    A database restart or failover while requests were in flight would otherwise lose their
+    outcomes, and the deliveries would be sent again after their lease.
+    """
+    try:
+        return store.record(records)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database connection lost; recording %d outcomes again", len(records))
+        connection.close()
+        return store.record(records)
 
 
 def _batch_size(per_delivery: float, slice_ends: float) -> int:
@@ -91,7 +109,7 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None):
         return None
     delivery = batch.deliveries[0]
     record = sender.attempt(delivery, batch.webhook, batch.load_error, batch.clock)
-    applied = store.record([record])
+    applied = _record(store, [record])
     if batch.webhook is not None and record.health and delivery.pk in applied:
         health.apply(batch.webhook, [record.health], batch.clock.now())
     return record.attempt

@@ -4,11 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks import validators, wire
-from webhooks.models import Webhook
+from webhooks.models import MAX_IN_FLIGHT_LIMIT, Webhook
 from webhooks.serializers import (
     RejectUnknownFieldsMixin,
     StrictBooleanField,
     StrictCharField,
+    StrictIntegerField,
 )
 from webhooks.services.webhooks import MAX_GRACE_PERIOD_SECONDS
 
@@ -75,6 +76,14 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     filters = FiltersField(required=False)
     headers = HeadersField(required=False)
     is_active = StrictBooleanField(required=False)
+    max_in_flight = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_IN_FLIGHT_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="Attempts of this webhook in flight at once, at most (1-32); null: the "
+        "service's default (4). Lower it for an endpoint that can't take several requests at once.",
+    )
 
     class Meta:
         model = Webhook
@@ -88,6 +97,7 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "filters",
             "headers",
             "is_active",
+            "max_in_flight",
             "disabled_reason",
             "disabled_at",
             "created_at",

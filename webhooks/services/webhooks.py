@@ -25,6 +25,7 @@ EDITABLE_FIELDS = (
     "filters",
     "headers",
     "is_active",
+    "max_in_flight",
 )
 
 
@@ -59,6 +60,7 @@ def create_webhook(
     filters: dict | None = None,
     headers: dict | None = None,
     is_active: bool = True,
+    max_in_flight: int | None = None,
 ) -> Webhook:
     """Create a webhook with a new secret, within the project's webhook limit."""
     now = timezone.now()
@@ -82,6 +84,7 @@ def create_webhook(
             headers=headers or {},
             secret=generate_secret(),
             is_active=is_active,
+            max_in_flight=max_in_flight,
             disabled_at=None if is_active else now,
             disabled_reason="" if is_active else DISABLED_BY_USER,
         )
