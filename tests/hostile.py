@@ -1,5 +1,6 @@
 """Hostile endpoints on 127.0.0.1: servers that drip, stall or never end their answer."""
 
+import re
 import socket
 import threading
 import time
@@ -20,12 +21,17 @@ def _forever(conn: socket.socket, head: bytes, unit: bytes) -> None:
         time.sleep(DRIP_SECONDS)
 
 
+def _until_closed(conn: socket.socket) -> None:
+    while conn.recv(65536):
+        pass
+
+
 OK = b"HTTP/1.1 200 OK\r\n"
 MODES = {
     # the whole answer, one byte at a time: each read is quick, the answer never done in time
     "drip": lambda c: _drip(c, OK + b"Content-Length: 2\r\n\r\nok" * 1),
     # accepts and reads the request, then says nothing until the client hangs up
-    "silent": lambda c: c.recv(1),
+    "silent": lambda c: _until_closed(c),
     # a status line, then header lines without end
     "endless-headers": lambda c: _forever(c, OK, b"X-More: yes\r\n"),
     # a chunked body that never ends
@@ -78,6 +84,14 @@ class HostileServer:
                     if not chunk:
                         return
                     request += chunk
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                missing = int(length.group(1)) - len(body) if length else 0
+                while missing > 0:  # the body may come in packets of its own
+                    chunk = conn.recv(missing)
+                    if not chunk:
+                        return
+                    missing -= len(chunk)
                 with self._lock:
                     self.requests += 1
                     self.in_flight += 1

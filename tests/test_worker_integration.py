@@ -205,3 +205,25 @@ def test_deliveries_succeed_after_the_database_kills_the_worker_connections(engi
         assert cursor.fetchall()  # there were connections to kill
     rows = wait_until_final(emit(hook, count=6))
     assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
+
+
+def test_a_batch_whose_worker_is_killed_mid_way_loses_nothing_and_repeats_at_most_once(
+    engine, receiver
+):
+    # given one lane sending a batch: each request takes 0.2 s, so after the first delivery
+    # the lane claims several at once and sends them one after another
+    hook = WebhookFactory(url=receiver.url(), max_in_flight=1)
+    receiver.default = Reply(status=200, delay=0.2)
+    deliveries = emit(hook, count=10)
+    receiver.wait_for(3)
+    # when the worker is killed in the middle of the batch
+    engine.kill_worker()
+    receiver.default = Reply(status=200)
+    engine.start_worker()
+    # then every delivery ends succeeded, and none reaches the receiver more than twice
+    rows = wait_until_final(deliveries, timeout=40)
+    assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(received) == {str(d.id) for d in deliveries}
+    assert max(received.values()) <= 2
+    assert all(r.attempt_count == len(numbers(r)) for r in rows)

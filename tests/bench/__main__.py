@@ -29,7 +29,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["sql", "throughput", "api", "backlog"],
+        choices=["sql", "throughput", "api", "noisy", "backlog"],
         help="run only these scenario groups",
     )
     parser.add_argument(
@@ -72,11 +72,11 @@ def _memory_row(peaks: list[dict[int, int]], first_supervisor: int):
 
 
 def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
-    from tests.bench import api, backlog, sql, throughput
+    from tests.bench import api, backlog, noisy, sql, throughput
     from tests.bench.harness import Bench
 
     bench = Bench(topology)
-    groups = args.only or ["sql", "throughput", "api", "backlog"]
+    groups = args.only or ["sql", "throughput", "api", "noisy", "backlog"]
     _progress("warming up")
     bench.receiver.reset()
     warm = bench.project(1, path="/warm-up")
@@ -91,6 +91,9 @@ def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
     if "api" in groups:
         _progress("emit latency and steady load through the API")
         rows += api.scenarios(bench, args.scale)
+    if "noisy" in groups:
+        _progress("noisy neighbour: a hung endpoint with a backlog, another project emitting")
+        rows += noisy.scenarios(bench)
     supervisor = topology.processes["worker"].pid
     if "backlog" in groups:
         _progress(f"backlog drain of {args.backlog:,}")

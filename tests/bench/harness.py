@@ -79,6 +79,9 @@ class Receiver:
     def count(self) -> int:
         return self._call("GET", "/_count")["ok"]
 
+    def counts(self) -> dict[str, int]:
+        return self._call("GET", "/_count")
+
     def records(self) -> tuple[list[tuple[str, str, float]], int]:
         answer = self._call("GET", "/_records")
         return [tuple(r) for r in answer["ok"]], answer["failed"]

@@ -5,8 +5,11 @@ webhook requests it answers three control paths on the same port:
 
 - POST /_reset {"fail_first": bool}: forget everything; with fail_first, the first attempt of
   each delivery (by its webhook-id) gets a 500 and later attempts a 200.
-- GET /_count: {"ok": n, "failed": n} so far.
+- GET /_count: {"ok": n, "failed": n, "hung": n, "hung_at_once": n} so far.
 - GET /_records: {"ok": [[webhook_id, event_id, monotonic_seconds], ...], "failed": n}.
+
+A webhook path starting with /hang is never answered: the request is held until the client
+gives up (the noisy-neighbour scenario), and the most such requests held at once is counted.
 
 Arrival times are time.monotonic(): CLOCK_MONOTONIC is one clock for every process of the
 machine, so the harness compares them with its own emit times.
@@ -33,6 +36,9 @@ class Recorder:
         self.ok: list[tuple[str, str, float]] = []
         self.failed = 0
         self.seen: set[str] = set()
+        self.hung = 0  # /hang requests received
+        self.holding = 0  # /hang requests held now
+        self.hung_at_once = 0  # the most held at once
 
     def answer(self, webhook_id: str, body: bytes) -> bytes:
         """Record one webhook request and return the response bytes to send."""
@@ -51,7 +57,12 @@ class Recorder:
             self.reset(bool(json.loads(body or b"{}").get("fail_first")))
             payload = {"reset": True}
         elif path == "/_count":
-            payload = {"ok": len(self.ok), "failed": self.failed}
+            payload = {
+                "ok": len(self.ok),
+                "failed": self.failed,
+                "hung": self.hung,
+                "hung_at_once": self.hung_at_once,
+            }
         elif path == "/_records":
             payload = {"ok": self.ok, "failed": self.failed}
         else:
@@ -78,6 +89,9 @@ async def _serve_connection(
                 if sep:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length") or 0))
+            if path.startswith("/hang"):
+                await _hold(recorder, reader)
+                return
             if path.startswith("/_"):
                 response = recorder.control(method, path, body)
             else:
@@ -90,6 +104,20 @@ async def _serve_connection(
         return
     finally:
         writer.close()
+
+
+async def _hold(recorder: Recorder, reader: asyncio.StreamReader) -> None:
+    """Answer nothing; return when the client closes the connection."""
+    recorder.hung += 1
+    recorder.holding += 1
+    recorder.hung_at_once = max(recorder.hung_at_once, recorder.holding)
+    try:
+        while await reader.read(65536):
+            pass
+    except ConnectionError:
+        pass
+    finally:
+        recorder.holding -= 1
 
 
 async def serve(port: int) -> None:

@@ -1,10 +1,12 @@
 """Bursts through the whole engine: emit in-process, deliver through Redis and the worker."""
 
+import time
 from dataclasses import dataclass
 
 from tests.bench import cpu
-from tests.bench.harness import Bench, Run
+from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
 from tests.bench.report import Row, latency_text
+from webhooks.services.emit import emit_webhook_event
 
 TARGET_RATE = 500  # deliveries per second, in the first two scenarios
 
@@ -84,8 +86,24 @@ def burst(
     ]
 
 
+def paced(bench: Bench, events: int, per_second: float) -> list[Row]:
+    """Emit in-process at a steady pace to one webhook; measure emit-to-receipt latency."""
+    bench.receiver.reset()
+    project = bench.project(1, path="/paced")
+    run = Run()
+    for _ in range(events):
+        started = time.monotonic()
+        event = emit_webhook_event(project, EVENT_TYPE, DATA)
+        run.emitted[str(event.id)] = started
+        time.sleep(max(0.0, 1 / per_second - (time.monotonic() - started)))
+    bench.collect(run, events, timeout=60)
+    name = f"paced {per_second:.0f} events/s in-process, {events:,} x 1 webhook"
+    return [Row(name, "emit-to-receipt p50 / p95 / p99", latency_text(run.latencies()))]
+
+
 def scenarios(bench: Bench, scale: float = 1.0, repeats: int = 3) -> list[Row]:
-    """Run the three bursts: 2,000 x 1, 200 x 10, and 1,000 x 1 through a failed first attempt."""
+    """Run the bursts (2,000 x 1, 200 x 10, 1,000 x 1 through a failed first attempt), then
+    a paced load of 50 events/s."""
     n = max(1, round(2000 * scale))
     m = max(1, round(200 * scale))
     k = max(1, round(1000 * scale))
@@ -94,4 +112,5 @@ def scenarios(bench: Bench, scale: float = 1.0, repeats: int = 3) -> list[Row]:
     rows += burst(
         bench, f"{k:,} events x 1 webhook, 1st attempt fails", k, 1, fail_first=True, target=False
     )
+    rows += paced(bench, max(1, round(500 * scale)), 50)
     return rows

@@ -27,20 +27,25 @@ _STATUS_OF = {
 def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock) -> Record:
     """Send delivery once (or record why it could not be) and return what to write."""
     started = clock.now()
-    try:
-        if webhook is None:
-            raise RuntimeError(load_error)
-        outcome, sent_headers = _send(delivery, webhook, started)
-    except Exception as exc:
-        logger.exception("delivery %s: internal error during its attempt", delivery.pk)
-        message = f"{type(exc).__name__}: {exc}"[: transport.MAX_ERROR_MESSAGE_CHARS]
-        outcome = transport.DeliveryOutcome(
-            duration_ms=int((clock.now() - started).total_seconds() * 1000),
-            error_kind=ErrorKind.INTERNAL_ERROR,
-            error_message=message,
-        )
-        sent_headers = {}
+    sent_headers: dict[str, str] = {}
+    if webhook is None:  # known already: no traceback per delivery
+        logger.warning("delivery %s not sent: %s", delivery.pk, load_error)
+        outcome = _internal_error(load_error, started, clock)
+    else:
+        try:
+            outcome, sent_headers = _send(delivery, webhook, started)
+        except Exception as exc:
+            logger.exception("delivery %s: internal error during its attempt", delivery.pk)
+            outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
     return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+
+
+def _internal_error(message: str, started: datetime, clock) -> transport.DeliveryOutcome:
+    return transport.DeliveryOutcome(
+        duration_ms=int((clock.now() - started).total_seconds() * 1000),
+        error_kind=ErrorKind.INTERNAL_ERROR,
+        error_message=message[: transport.MAX_ERROR_MESSAGE_CHARS],
+    )
 
 
 def unsent(delivery: Delivery) -> Record:
