@@ -207,6 +207,7 @@ def test_the_webhook_page_shows_health_over_24_hours_and_7_days(project, hook):
     svg = portal(project).get(f"/portal/webhooks/{hook.id}").content.decode()
     assert svg.count('<rect class="bar') == 3  # the hour of today; today and 3 days ago
     assert "75% of 4 succeeded, 40 ms" in svg
+    assert svg.count('<circle class="latency"') == 2  # one per window: only today has attempts
 
 
 def test_the_deliveries_filter_by_status_and_type_a_page_at_a_time(project, hook, monkeypatch):

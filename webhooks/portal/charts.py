@@ -4,6 +4,7 @@ from typing import Any
 
 WIDTH, HEIGHT = 480, 120  # SVG user units
 GAP = 2  # between bars
+DOT_MARGIN = 6  # keeps the slowest bucket's dot inside the frame
 
 
 def _rate(succeeded: int, failed: int) -> float | None:
@@ -38,7 +39,9 @@ def health_chart(series: list[dict[str, Any]], label_format: str) -> dict[str, A
                 "failed": bucket["failed"],
                 "mean_ms": mean_ms,
                 "dot_x": round(index * slot + slot / 2, 1),
-                "dot_y": None if mean_ms is None else round(HEIGHT - HEIGHT * mean_ms / slowest),
+                "dot_y": None
+                if mean_ms is None
+                else round(HEIGHT - DOT_MARGIN - (HEIGHT - 2 * DOT_MARGIN) * mean_ms / slowest),
             }
         )
     succeeded = sum(b["succeeded"] for b in series)
