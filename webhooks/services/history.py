@@ -71,8 +71,11 @@ def webhook_stats(webhook: Webhook, now: datetime | None = None) -> dict[str, An
 def health_series(
     webhook: Webhook, window: str, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Return the window's buckets (hours of 24 h, days of 7 d), oldest first, each with its
-    start, succeeded and failed deliveries, attempts and their mean duration (ms, or None)."""
+    """Return the health chart's buckets of window ("last_24h" by hour, "last_7d" by day).
+
+    Oldest first, each with its start, the deliveries created in it that succeeded and that
+    failed, and the attempts started in it with their mean duration in ms (None without any).
+    """
     trunc, step, count = HEALTH_BUCKETS[window]
     now = now or timezone.now()
     last = _truncate(now, step)
