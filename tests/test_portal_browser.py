@@ -14,7 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import SERVICE_KEY
 from webhooks.models import Delivery, Webhook
@@ -60,17 +60,18 @@ def browser():
     driver.quit()
 
 
+def screenshot(driver: webdriver.Chrome, name: str) -> None:
+    """Save the whole page as var/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, max(1000, height + 200))  # the window's frame included
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
 @pytest.fixture
 def shoot(browser):
-    """Return a function saving a full-page screenshot named for the step."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def save(name: str) -> None:
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1280, max(1000, height + 200))  # the window's frame included
-        browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-    return save
+    """Return a function saving a screenshot of the browser's page, named for the step."""
+    return lambda name: screenshot(browser, name)
 
 
 def portal_link(live_server, project: str, role: str = "read_write") -> str:
@@ -147,10 +148,19 @@ def test_a_user_creates_a_webhook_pings_it_and_retries_its_delivery(
     assert len(receiver.wait_for(2)) == 2
     shoot("07-retried")
 
+    # and the delivery list filters by status in place
+    browser.find_element(By.LINK_TEXT, "Deliveries").click()
+    Select(browser.find_element(By.ID, "id_status")).select_by_value("failed")
+    wait.until(seen.text_to_be_present_in_element((By.ID, "deliveries"), "No deliveries match"))
+    assert browser.current_url.endswith("status=failed&event_type=")  # pushed to the history
+    Select(browser.find_element(By.ID, "id_status")).select_by_value("succeeded")
+    wait.until(seen.text_to_be_present_in_element((By.ID, "deliveries"), "webhook.test"))
+    shoot("08-deliveries")
+
     # and the webhook's page charts its health
     browser.get(detail_url)
     assert len(browser.find_elements(By.CSS_SELECTOR, "figure.chart svg rect.bar")) >= 2
-    shoot("08-health")
+    shoot("09-health")
     assert severe_console_messages(browser) == []
 
 
@@ -169,7 +179,6 @@ def test_without_javascript_the_forms_still_work(live_server, receiver):
         # the whole page comes back with the answer
         assert driver.current_url.endswith("/test")
         assert "Delivered" in driver.find_element(By.ID, "ping").text
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOTS / "09-without-javascript.png"))
+        screenshot(driver, "10-without-javascript")
     finally:
         driver.quit()
