@@ -14,6 +14,7 @@ from tests.portal_support import PortalClient, portal
 from webhooks.checks import check_webhooks_settings
 from webhooks.models import PortalSession
 from webhooks.portal.access import COOKIE_NAME
+from webhooks.portal.sessions import create_link
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,11 @@ def test_a_bad_request_answers_400_naming_the_field(service_client, body, field)
 
     assert answer.status_code == 400
     assert field in answer.json()
+
+
+def test_the_service_refuses_an_unknown_role():
+    with pytest.raises(ValueError, match="unknown portal role 'owner'"):
+        create_link(uuid.uuid4(), role="owner")
 
 
 def test_a_link_opens_once(service_client):

@@ -26,6 +26,8 @@ def create_link(
     project_id: uuid.UUID, *, role: str, actor: str = "", now: datetime | None = None
 ) -> tuple[PortalSession, str]:
     """Record a portal link for one project and role; return it with its signed token."""
+    if role not in PortalSession.Role.values:
+        raise ValueError(f"unknown portal role {role!r}")
     now = now or timezone.now()
     session = PortalSession.objects.create(
         project_id=project_id,
