@@ -50,7 +50,11 @@ def chrome(javascript: bool = True) -> webdriver.Chrome:
             "prefs", {"profile.managed_default_content_settings.javascript": 2}
         )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
+    # A click that submits a form may return before the next page is there: finding an element
+    # waits for it (up to the deadline) instead of failing on the page being left.
+    driver.implicitly_wait(WAIT_SECONDS)
+    return driver
 
 
 @pytest.fixture
@@ -174,11 +178,15 @@ def test_without_javascript_the_forms_still_work(live_server, receiver):
         driver.find_element(By.ID, "id_name").send_keys("no script")
         driver.find_element(By.ID, "id_url").send_keys(receiver.url())
         driver.find_element(By.XPATH, "//button[text()='Create the webhook']").click()
-        driver.find_element(By.XPATH, "//button[text()='Send a test event']").click()
+        wait = WebDriverWait(driver, WAIT_SECONDS)
+        send = wait.until(
+            seen.element_to_be_clickable((By.XPATH, "//button[text()='Send a test event']"))
+        )
+        send.click()
 
         # the whole page comes back with the answer
-        assert driver.current_url.endswith("/test")
-        assert "Delivered" in driver.find_element(By.ID, "ping").text
+        wait.until(seen.url_matches(r"/test$"))
+        assert "Delivered" in wait.until(seen.visibility_of_element_located((By.ID, "ping"))).text
         screenshot(driver, "10-without-javascript")
     finally:
         driver.quit()
