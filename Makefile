@@ -19,6 +19,8 @@ if command -v pyenv >/dev/null 2>&1; then \
 fi
 endef
 PY = $(or $(PYTHON),$(shell $(FIND_PYTHON)))
+# The README walkthrough's project: `make run` prints a portal link for it.
+WALKTHROUGH_PROJECT := 0190a000-0000-7000-8000-000000000042
 
 .PHONY: venv run test lint format bench migrate clean
 
@@ -56,11 +58,13 @@ run: venv
 	  python manage.py migrate --noinput && \
 	  python manage.py collectstatic --noinput -v0 && \
 	  python manage.py webhooks_bootstrap && \
+	  python manage.py webhooks_portal_link --project $(WALKTHROUGH_PROJECT) && \
 	  exec honcho start -f Procfile; \
 	else \
 	  export DEBUG=$${DEBUG:-true} WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS=$${WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS:-true}; \
 	  python manage.py migrate --noinput && \
 	  python manage.py webhooks_bootstrap && \
+	  python manage.py webhooks_portal_link --project $(WALKTHROUGH_PROJECT) && \
 	  exec python manage.py runserver --noreload 127.0.0.1:$${PORT:-8000}; \
 	fi
 

@@ -1,4 +1,4 @@
-"""docs/agenta.md: the call Agenta's configs_deploy makes works against a live server, as shown."""
+"""docs/agenta.md: the calls Agenta makes (emit on deploy, portal links) work as shown."""
 
 import copy
 import json
@@ -7,8 +7,10 @@ import re
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.test import Client
 
 from tests.conftest import SERVICE_KEY
 from tests.factories import WebhookFactory
@@ -21,7 +23,7 @@ TESTED_BLOCK = re.compile(r"<!-- tested: [^>]*-->\n```python\n(.*?)\n```", re.S)
 
 def doc_snippets() -> list[str]:
     blocks = TESTED_BLOCK.findall(DOC.read_text())
-    assert len(blocks) == 2, "docs/agenta.md should mark the HTTP and the in-process snippets"
+    assert len(blocks) == 3, "docs/agenta.md should mark the HTTP, in-process and portal snippets"
     return blocks
 
 
@@ -149,3 +151,30 @@ def test_the_documented_in_process_call_emits_the_same_event(capsys):
     event = Event.objects.get()
     assert capsys.readouterr().out.split() == [str(event.id), "True", "2"]
     assert json.loads(event.body)["data"] == {"config": config, "deployed_by": user}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_documented_portal_link_opens_the_project_portal_with_the_users_role(
+    monkeypatch, live_server
+):
+    monkeypatch.setenv("WEBHOOKS_URL", live_server.url)
+    monkeypatch.setenv("WEBHOOKS_AUTH_KEY", SERVICE_KEY)
+    namespace = {"__name__": "agenta_portal"}
+    exec(compile(doc_snippets()[2], str(DOC), "exec"), namespace)
+    project = uuid.uuid4()
+    hook = WebhookFactory(project_id=project, name="slack relay")
+
+    for can_edit, role in ((True, "read-write"), (False, "read-only")):
+        url = urlsplit(namespace["portal_link"](str(project), "ada@example.com", can_edit))
+        browser = Client()
+        assert browser.get(f"{url.path}?{url.query}").status_code == 302
+        page = browser.get("/portal/").content.decode()
+        assert hook.name in page
+        assert f"{role} · ada@example.com" in page
+
+
+def test_the_documented_frame_setting_is_read_by_the_settings():
+    settings_source = (DOC.parent.parent / "webhooks_project" / "settings.py").read_text()
+
+    assert "WEBHOOKS_PORTAL_FRAME_ANCESTORS" in DOC.read_text()
+    assert '"WEBHOOKS_PORTAL_FRAME_ANCESTORS"' in settings_source

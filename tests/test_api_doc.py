@@ -74,10 +74,10 @@ def _access(callback, method: str) -> str:
 
 
 def served() -> dict[tuple[str, str], str]:
-    """Return {(method, path): access} for every route but the Django admin's."""
+    """Return {(method, path): access} for every route but the admin's and the portal's pages."""
     found = {}
     for route, callback in _routes(get_resolver().url_patterns):
-        if route.startswith("admin/"):
+        if route.startswith(("admin/", "portal/")):
             continue
         path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
         actions = getattr(callback, "actions", None)

@@ -18,10 +18,12 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from standardwebhooks import Webhook as StandardWebhook
 
 from tests.conftest import SERVICE_KEY
@@ -35,7 +37,7 @@ from webhooks.models import ApiKey, Delivery
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"<!-- walkthrough: ([\w -]+?) -->\n```(\w+)\n(.*?)\n```", re.S)
-STEPS = ["key", "webhook", "emit", "deliveries", "delivery", "retry", "test"]
+STEPS = ["key", "webhook", "emit", "deliveries", "delivery", "retry", "test", "portal"]
 ASSIGNED = re.compile(r"^([A-Z_]+)=", re.M)
 README_RECEIVER = "http://127.0.0.1:9000/hook"  # what the setup block sets RECEIVER to
 STEP_TIMEOUT_SECONDS = 60
@@ -145,6 +147,11 @@ def test_the_walkthrough_runs_as_written(shell, receiver):
     assert again.body == event.body
     delivery = Delivery.objects.get(id=shell.value("DELIVERY"))
     assert [a.trigger for a in delivery.attempts.all()] == ["auto", "manual"]
+    # the portal link opens the project's portal, which lists the webhook
+    link = urlsplit(outputs["portal"]["url"])
+    browser = Client()
+    assert browser.get(f"{link.path}?{link.query}").status_code == 302
+    assert outputs["webhook"]["id"] in browser.get("/portal/").content.decode()
     # and the README's sample line of the endpoint's output has the real size
     sample = re.search(r"`<webhook-id> config\.deployed (\d+) bytes`", README.read_text())
     assert sample and int(sample.group(1)) == len(event.body)

@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_WEBHOOKS_PER_PROJECT": 50,
     "MAX_CUSTOM_HEADERS": 20,
     "SECRET_GRACE_PERIOD_SECONDS": 24 * 3600,
+    # The project portal: how long a link may wait to be opened, how long the session it opens
+    # lasts, and the origins (e.g. "https://cloud.agenta.ai") allowed to frame it; [] = none.
+    "PORTAL_LINK_SECONDS": 15 * 60,
+    "PORTAL_SESSION_HOURS": 8,
+    "PORTAL_FRAME_ANCESTORS": [],
 }
 
 

@@ -232,3 +232,35 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+
+class PortalSession(models.Model):
+    """A project portal link and, once opened, the browser session it started.
+
+    The link is single use: opening it sets opened_at, and only a link not yet opened opens.
+    """
+
+    class Role(models.TextChoices):
+        READ_ONLY = "read_only"
+        READ_WRITE = "read_write"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    project_id = models.UUIDField()
+    role = models.CharField(max_length=20, choices=Role, default=Role.READ_ONLY)
+    actor = models.CharField(max_length=200, blank=True, default="")  # whom Agenta made it for
+    created_at = models.DateTimeField(auto_now_add=True)
+    link_expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # of the session, once opened
+    ended_at = models.DateTimeField(null=True, blank=True)  # signed out
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["created_at"], name="portal_session_created_at")]
+
+    def __str__(self) -> str:
+        return f"portal session {self.id} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role == self.Role.READ_WRITE

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webhooks.views import deliveries, events, operations
+from webhooks.views import deliveries, events, operations, portal
 from webhooks.views.webhooks import WebhookViewSet
 
 WEBHOOK = "projects/<uuid:project_id>/webhooks/<uuid:webhook_id>"
@@ -31,6 +31,11 @@ urlpatterns: list = [
         name="event-detail",
     ),
     path("event-types", events.EventTypeListView.as_view(), name="event-type-list"),
+    path(
+        "projects/<uuid:project_id>/portal-sessions",
+        portal.PortalSessionCreateView.as_view(),
+        name="portal-session-create",
+    ),
 ]
 
 urlpatterns += [

@@ -131,6 +131,7 @@ WEBHOOKS = {
         "DISPATCH_INTERVAL_SECONDS": env.float("WEBHOOKS_DISPATCH_INTERVAL_SECONDS", default=None),
         "DELIVERY_TIMEOUT_SECONDS": env.float("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", default=None),
         "MAX_WEBHOOKS_PER_PROJECT": env.int("WEBHOOKS_MAX_WEBHOOKS_PER_PROJECT", default=None),
+        "PORTAL_FRAME_ANCESTORS": env.list("WEBHOOKS_PORTAL_FRAME_ANCESTORS", default=None),
     }.items()
     if value is not None
 }

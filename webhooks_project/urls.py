@@ -1,4 +1,5 @@
-"""Root URLs: the API under /api/, the Django admin, health probes and the OpenAPI schema."""
+"""Root URLs: the API under /api/, the Django admin, the project portal, health probes and the
+OpenAPI schema."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("webhooks.urls")),
+    path("portal/", include("webhooks.portal.urls")),
 ]
 
 

@@ -3,12 +3,18 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Avg, Count, Max, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Delivery, DeliveryAttempt, Webhook
 
 STATS_WINDOWS = {"last_24h": timedelta(hours=24), "last_7d": timedelta(days=7)}
+# The health chart's buckets per window: (truncation, bucket length, number of buckets).
+HEALTH_BUCKETS = {
+    "last_24h": (TruncHour, timedelta(hours=1), 24),
+    "last_7d": (TruncDay, timedelta(days=1), 7),
+}
 
 
 def deliveries_of(
@@ -60,3 +66,55 @@ def webhook_stats(webhook: Webhook, now: datetime | None = None) -> dict[str, An
         "is_active": webhook.is_active,
         "disabled_reason": webhook.disabled_reason,
     }
+
+
+def health_series(
+    webhook: Webhook, window: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Return the health chart's buckets of window ("last_24h" by hour, "last_7d" by day).
+
+    Oldest first, each with its start, the deliveries created in it that succeeded and that
+    failed, and the attempts started in it with their mean duration in ms (None without any).
+    """
+    trunc, step, count = HEALTH_BUCKETS[window]
+    now = now or timezone.now()
+    last = _truncate(now, step)
+    start = last - step * (count - 1)
+    outcomes = (
+        Delivery.objects.filter(webhook=webhook, created_at__gte=start)
+        .annotate(bucket=trunc("created_at"))
+        .values("bucket")
+        .annotate(
+            succeeded=Count("id", filter=Q(status=Delivery.Status.SUCCEEDED)),
+            failed=Count("id", filter=Q(status=Delivery.Status.FAILED)),
+        )
+        .order_by()
+    )
+    latency = (
+        DeliveryAttempt.objects.filter(delivery__webhook=webhook, started_at__gte=start)
+        .annotate(bucket=trunc("started_at"))
+        .values("bucket")
+        .annotate(attempts=Count("id"), mean_ms=Avg("duration_ms"))
+        .order_by()
+    )
+    buckets = {
+        start + step * i: {
+            "start": start + step * i,
+            "succeeded": 0,
+            "failed": 0,
+            "attempts": 0,
+            "mean_ms": None,
+        }
+        for i in range(count)
+    }
+    for row in [*outcomes, *latency]:
+        bucket = buckets.get(row.pop("bucket"))
+        if bucket is not None:
+            bucket.update(row)
+    return list(buckets.values())
+
+
+def _truncate(moment: datetime, step: timedelta) -> datetime:
+    # In the current time zone, as TruncHour and TruncDay cut.
+    moment = timezone.localtime(moment).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if step >= timedelta(days=1) else moment

@@ -1,0 +1,1 @@
+"""The project portal: server-rendered pages where a project's users manage their webhooks."""

@@ -1,0 +1,1 @@
+"""Portal pages, one module per area: the session, webhooks, secrets, and deliveries."""
