@@ -17,8 +17,8 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import SERVICE_KEY
+from webhooks.engine.lanes import deliver
 from webhooks.models import Delivery, Webhook
-from webhooks.services.delivery import deliver
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -96,7 +96,7 @@ def severe_console_messages(browser) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_user_creates_a_webhook_pings_it_and_retries_its_delivery(
-    live_server, receiver, browser, shoot, kicked
+    live_server, receiver, browser, shoot, woken
 ):
     wait = WebDriverWait(browser, WAIT_SECONDS)
     project = "0190a000-0000-7000-8000-0000000000aa"
@@ -144,9 +144,9 @@ def test_a_user_creates_a_webhook_pings_it_and_retries_its_delivery(
     browser.find_element(By.XPATH, "//button[text()='Send again']").click()
     wait.until(seen.text_to_be_present_in_element((By.ID, "delivery-state"), "pending"))
     delivery = Delivery.objects.get(webhook=webhook)
-    assert kicked == [str(delivery.id)]
+    assert woken == [str(webhook.id)]
     shoot("06-retry-queued")
-    assert deliver(delivery.id) is not None  # what the worker does with the kick
+    assert deliver(delivery.id) is not None  # what the woken worker does
     wait.until(seen.text_to_be_present_in_element((By.ID, "delivery-state"), "Attempts (2)"))
     assert "manual" in browser.find_element(By.ID, "delivery-state").text
     assert len(receiver.wait_for(2)) == 2

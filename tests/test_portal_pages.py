@@ -89,6 +89,8 @@ def test_creating_a_webhook_uses_the_api_rules(project):
         ({"headers": "X-Agenta-Event: forged"}, "is reserved"),
         ({"headers": "no colon here"}, "Line 1: write a header as Name: value."),
         ({"applications": "x" * 300}, "filters"),
+        ({"max_in_flight": "0"}, "greater than or equal to 1"),
+        ({"max_in_flight": "33"}, "less than or equal to 32"),
     ],
 )
 def test_a_bad_webhook_form_answers_400_with_the_field_message(project, fields, message):
@@ -124,6 +126,18 @@ def test_editing_keeps_a_redacted_header_and_changes_the_rest(project, hook):
     hook.refresh_from_db()
     assert hook.name == "renamed"
     assert hook.headers == {"Authorization": "Bearer t", "X-Env": "prod"}
+
+
+def test_the_in_flight_cap_is_set_and_cleared_in_the_form(project, hook):
+    client = portal(project)
+    saved = client.form(f"/portal/webhooks/{hook.id}/edit", new_webhook(max_in_flight="2"))
+    assert saved.status_code == 302
+    hook.refresh_from_db()
+    assert hook.max_in_flight == 2
+    assert "Requests at once 2" in text(client.get(f"/portal/webhooks/{hook.id}"))
+    client.form(f"/portal/webhooks/{hook.id}/edit", new_webhook(max_in_flight=""))
+    hook.refresh_from_db()
+    assert hook.max_in_flight is None
 
 
 def test_disabling_and_enabling(project, hook):

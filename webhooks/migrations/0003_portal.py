@@ -7,7 +7,7 @@ import webhooks.ids
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("webhooks", "0001_initial"),
+        ("webhooks", "0002_lanes"),
     ]
 
     operations = [

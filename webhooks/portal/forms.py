@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks import wire
 from webhooks.events import EVENT_TYPES, WILDCARD
-from webhooks.models import Delivery, Webhook
+from webhooks.models import MAX_IN_FLIGHT_LIMIT, Delivery, Webhook
 from webhooks.serializers.webhooks import WebhookSerializer
 
 # The API field an error names -> the form field that shows it (None: above the form).
@@ -15,6 +15,7 @@ ERROR_FIELDS = {
     "url": "url",
     "event_types": "event_types",
     "headers": "headers",
+    "max_in_flight": "max_in_flight",
 }
 
 
@@ -52,6 +53,14 @@ class WebhookForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Authorization: Bearer <token>"}),
         help_text=f"One per line, as Name: value. A value shown as {wire.REDACTED} is kept.",
     )
+    max_in_flight = forms.IntegerField(
+        label="Requests at once",
+        required=False,
+        min_value=1,
+        max_value=MAX_IN_FLIGHT_LIMIT,
+        help_text=f"At most this many requests to the endpoint at once (1-{MAX_IN_FLIGHT_LIMIT}). "
+        "Empty: the service's default (4).",
+    )
 
     def __init__(self, *args, webhook: Webhook | None = None, **kwargs) -> None:
         self.webhook = webhook
@@ -68,6 +77,7 @@ class WebhookForm(forms.Form):
                     "headers": "\n".join(
                         f"{name}: {value}" for name, value in wire.redacted(webhook.headers).items()
                     ),
+                    "max_in_flight": webhook.max_in_flight,
                 },
             )
         super().__init__(*args, **kwargs)
@@ -100,6 +110,7 @@ class WebhookForm(forms.Form):
                 "environments": _split(data["environments"]),
             },
             "headers": data["headers"],
+            "max_in_flight": data["max_in_flight"],
         }
         api = WebhookSerializer(self.webhook, data=payload, partial=self.webhook is not None)
         if api.is_valid():
