@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_WEBHOOKS_PER_PROJECT": 50,
     "MAX_CUSTOM_HEADERS": 20,
     "SECRET_GRACE_PERIOD_SECONDS": 24 * 3600,
+    # Test pings per webhook (API and admin): this many per second on average, in bursts of up to
+    # TEST_PING_BURST; more answer 429 with Retry-After.
+    "TEST_PING_RATE_PER_SECOND": 1.0,
+    "TEST_PING_BURST": 5,
 }
 
 

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html
 
+from webhooks import wire
 from webhooks.models import Delivery, DeliveryAttempt, Event
 from webhooks.serializers.deliveries import redact_headers
 from webhooks.services import redelivery
@@ -34,7 +35,7 @@ class DeliveryAttemptInline(admin.StackedInline):
     can_delete = False
     fields = [
         ("number", "trigger", "started_at", "duration_ms"),
-        "request_url",
+        "request_to",
         "request",
         ("response_status", "error_kind", "error_message"),
         "response",
@@ -45,7 +46,7 @@ class DeliveryAttemptInline(admin.StackedInline):
         "trigger",
         "started_at",
         "duration_ms",
-        "request_url",
+        "request_to",
         "request",
         "response_status",
         "error_kind",
@@ -53,6 +54,10 @@ class DeliveryAttemptInline(admin.StackedInline):
         "response",
         "response_body",
     ]
+
+    @admin.display(description="request URL")
+    def request_to(self, attempt):
+        return wire.redacted_url(attempt.request_url)
 
     @admin.display(description="request headers")
     def request(self, attempt):

@@ -83,6 +83,9 @@ class DeliverySerializer(serializers.ModelSerializer):
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
     """One HTTP try: what was sent, what came back, and the error."""
 
+    request_url = serializers.SerializerMethodField(
+        help_text="Where it was sent, with the path and query values redacted (https://host/…)."
+    )
     request_headers = serializers.SerializerMethodField()
     response_headers = serializers.SerializerMethodField()
 
@@ -103,6 +106,10 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
             "error_message",
         ]
         read_only_fields = fields
+
+    def get_request_url(self, attempt: DeliveryAttempt) -> str:
+        # The engine stores it redacted; this also covers attempts recorded before it did.
+        return wire.redacted_url(attempt.request_url)
 
     def get_request_headers(self, attempt: DeliveryAttempt) -> dict[str, str]:
         return redact_headers(attempt.request_headers)

@@ -128,7 +128,7 @@ def _finish(
         trigger=delivery.trigger,
         started_at=started,
         duration_ms=outcome.duration_ms,
-        request_url=delivery.webhook.url,
+        request_url=wire.redacted_url(delivery.webhook.url),  # HOOK(hardening): redacted URL
         request_headers=sent_headers,
         response_status=outcome.status_code,
         response_headers=outcome.headers,
