@@ -73,10 +73,10 @@ class Webhook(models.Model):
                 f"{', '.join(broken)}; regenerate its secret (POST .../regenerate-secret)"
                 + (" and set its URL again" if "url" in broken else "")
             )
-        grace = self.previous_secret and self.previous_secret_expires_at
-        if grace and self.previous_secret_expires_at > now:
-            if not is_undecryptable(self.previous_secret):
-                return [self.secret, self.previous_secret]
+        previous = self.previous_secret
+        grace = previous and self.previous_secret_expires_at
+        if grace and self.previous_secret_expires_at > now and not is_undecryptable(previous):
+            return [self.secret, previous]
         return [self.secret]
 
 
@@ -237,7 +237,8 @@ class SecretRead(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="secret_reads")
     project_id = models.UUIDField()
-    actor = models.CharField(max_length=255)  # "service", "api_key:<prefix> (<name>)", "staff:<user>"
+    # "service", "api_key:<prefix> (<name>)", "staff:<username>", or the portal's user
+    actor = models.CharField(max_length=255)
     address = models.GenericIPAddressField(null=True, blank=True)
     via = models.CharField(max_length=10, choices=Via)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -65,10 +65,7 @@ def clean_filters(value) -> dict[str, list[str]]:
     cleaned = {}
     for key in FILTER_KEYS:
         items = value.get(key, [])
-        if not isinstance(items, list) or not all(
-            isinstance(item, str) and 0 < len(item) <= MAX_FILTER_VALUE_LENGTH and "\x00" not in item
-            for item in items
-        ):
+        if not isinstance(items, list) or not all(_is_filter_value(item) for item in items):
             raise ValidationError(
                 f"filters.{key} must be a list of non-empty strings of at most "
                 f"{MAX_FILTER_VALUE_LENGTH} characters, without NUL characters."
@@ -77,6 +74,11 @@ def clean_filters(value) -> dict[str, list[str]]:
             raise ValidationError(f"filters.{key} may list at most {MAX_FILTER_VALUES} values.")
         cleaned[key] = list(dict.fromkeys(items))
     return cleaned
+
+
+def _is_filter_value(item) -> bool:
+    # NUL: PostgreSQL's jsonb can't store it, and the filter could never match anyway.
+    return isinstance(item, str) and 0 < len(item) <= MAX_FILTER_VALUE_LENGTH and "\x00" not in item
 
 
 def clean_headers(value) -> dict[str, str]:

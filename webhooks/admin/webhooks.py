@@ -1,5 +1,7 @@
 """Webhook admin: list health at a glance; test, enable, disable, rotate, reveal the secret."""
 
+import math
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
@@ -173,9 +175,8 @@ class WebhookAdmin(admin.ModelAdmin):
         for webhook in webhooks:
             wait = take_test_ping(webhook)
             if wait:
-                self.message_user(
-                    request, f"{webhook.name}: too many tests; try again in {wait:.0f} s.", messages.WARNING
-                )
+                text = f"{webhook.name}: too many tests; try again in {math.ceil(wait)} s."
+                self.message_user(request, text, messages.WARNING)
                 continue
             sent += 1
             outcome = testing.send_test(webhook)

@@ -1,10 +1,10 @@
 """Hardening: webhook URLs encrypted at rest, secret-read audit records, test-ping throttle."""
 
 import django.db.models.deletion
-import webhooks.fields
-import webhooks.ids
 from django.db import migrations, models
 
+import webhooks.fields
+import webhooks.ids
 from webhooks import crypto
 
 BATCH = 500  # rows per UPDATE round
@@ -35,39 +35,68 @@ def decrypt_urls(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0001_initial'),
+        ("webhooks", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PingThrottle',
+            name="PingThrottle",
             fields=[
-                ('webhook', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='webhooks.webhook')),
-                ('theoretical_arrival', models.DateTimeField()),
+                (
+                    "webhook",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="webhooks.webhook",
+                    ),
+                ),
+                ("theoretical_arrival", models.DateTimeField()),
             ],
         ),
         migrations.AlterField(
-            model_name='webhook',
-            name='url',
+            model_name="webhook",
+            name="url",
             field=webhooks.fields.EncryptedTextField(),
         ),
         migrations.RunPython(encrypt_urls, decrypt_urls, elidable=False),
         migrations.CreateModel(
-            name='SecretRead',
+            name="SecretRead",
             fields=[
-                ('id', models.UUIDField(default=webhooks.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('project_id', models.UUIDField()),
-                ('actor', models.CharField(max_length=255)),
-                ('address', models.GenericIPAddressField(blank=True, null=True)),
-                ('via', models.CharField(choices=[('api', 'Api'), ('admin', 'Admin'), ('portal', 'Portal')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='secret_reads', to='webhooks.webhook')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=webhooks.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("project_id", models.UUIDField()),
+                ("actor", models.CharField(max_length=255)),
+                ("address", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "via",
+                    models.CharField(
+                        choices=[("api", "Api"), ("admin", "Admin"), ("portal", "Portal")],
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "webhook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="secret_reads",
+                        to="webhooks.webhook",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['webhook', '-id'], name='secretread_webhook_id')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["webhook", "-id"], name="secretread_webhook_id")],
             },
         ),
     ]

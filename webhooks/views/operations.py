@@ -10,16 +10,16 @@ from rest_framework.views import APIView
 
 from webhooks.auth import ServiceOnly
 from webhooks.conf import app_settings
+from webhooks.schema import ErrorSerializer
 from webhooks.serializers.deliveries import (
     PingOutcomeSerializer,
     RecoverSerializer,
     WebhookStatsSerializer,
 )
-from webhooks.schema import ErrorSerializer
 from webhooks.services.history import webhook_stats
 from webhooks.services.maintenance import DEFAULT_BATCH_SIZE, cleanup, parse_duration, retry_stuck
-from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 from webhooks.services.ping_throttle import take_test_ping
+from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 from webhooks.services.testing import send_test
 from webhooks.views.deliveries import Conflict, WebhookScoped
 

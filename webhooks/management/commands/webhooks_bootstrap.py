@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-
 LOCAL_ENV = "local.env"  # what `make run` writes under var/
 
 
@@ -44,7 +43,7 @@ class Command(BaseCommand):
             # The production topology: its output lands in process logs, so name the key only.
             self.stdout.write(
                 f"Call the API with the service key in WEBHOOKS_AUTH_KEY ({_key_source()}), e.g.:"
-                f"\n  curl -H \"Authorization: Access $WEBHOOKS_AUTH_KEY\" {base}/api/event-types"
+                f'\n  curl -H "Authorization: Access $WEBHOOKS_AUTH_KEY" {base}/api/event-types'
             )
         else:
             self.stdout.write(
