@@ -223,7 +223,8 @@ def run_startup_checks() -> None:
     try:
         messages = run_checks(tags=[ENCRYPTION_KEYS_TAG], databases=["default"])
     finally:
-        connection.close()  # opened in the main thread: don't keep it for the process's life
+        if not connection.in_atomic_block:
+            connection.close()  # opened in the main thread: don't keep it for the process's life
     for message in messages:
         logger.log(
             logging.ERROR if message.is_serious() else logging.WARNING,

@@ -155,6 +155,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # A 4xx is the client's mistake and its answer says why: log only 5xx per request.
         "django.request": {"filters": ["quiet_4xx"]},
+        # urllib3's DEBUG lines carry whole request URLs, and webhook URLs may hold tokens.
+        "urllib3": {"level": "INFO"},
         # One INFO line per task ("Executing task ...") cost the worker 3% of its CPU and a log
         # line per delivery; the attempts are recorded in the database anyway.
         "taskiq.receiver.receiver": {"level": "WARNING"},
