@@ -281,3 +281,13 @@ def test_event_page_lists_its_deliveries(staff_client):
 
     assert page.status_code == 200
     assert f"/admin/webhooks/delivery/{delivery.id}/change/" in page.content.decode()
+
+
+def test_the_custom_headers_and_secret_fields_carry_their_own_labels(staff_client):
+    webhook = WebhookFactory(headers={"X-Team": "ml"})
+
+    page = staff_client.get(f"/admin/webhooks/webhook/{webhook.id}/change/").content.decode()
+
+    assert "<label>Custom headers:</label>" in page
+    assert "<label>Signing secret:</label>" in page
+    assert "<label>Secret:</label>" not in page and "<label>Headers:</label>" not in page
