@@ -222,6 +222,9 @@ def run_startup_checks() -> None:
     """Log the database checks of the encryption keys (gunicorn and taskiq skip system checks)."""
     try:
         messages = run_checks(tags=[ENCRYPTION_KEYS_TAG], databases=["default"])
+    except Exception as exc:  # a diagnostic must never stop a process from starting
+        logger.warning("could not check the stored secrets at startup: %s", exc)
+        return
     finally:
         if not connection.in_atomic_block:
             connection.close()  # opened in the main thread: don't keep it for the process's life
