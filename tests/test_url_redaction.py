@@ -104,3 +104,33 @@ def test_emitting_never_decrypts_a_url(monkeypatch, kicked):
 
     assert event.delivery_count == 1
     assert calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_the_urls_already_stored():
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    hardening = next(key for key in executor.loader.graph.nodes if key[1].endswith("_hardening"))
+    before = executor.loader.graph.node_map[hardening].parents
+    latest = executor.loader.graph.leaf_nodes("webhooks")
+    executor.migrate([parent.key for parent in before])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO webhooks_webhook (id, project_id, name, description, url, event_types,"
+                " filters, headers, secret, is_active, disabled_reason, created_at, updated_at)"
+                " VALUES (gen_random_uuid(), gen_random_uuid(), 'old', '', %s, '[\"*\"]', '{}',"
+                " %s, %s, true, '', now(), now())",
+                [SLACK, crypto.encrypt("{}"), crypto.encrypt("whsec_x")],
+            )
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT url FROM webhooks_webhook WHERE name = 'old'")
+        (stored,) = cursor.fetchone()
+    assert "hooks.example.com" not in stored
+    assert Webhook.objects.get(name="old").url == SLACK
