@@ -6,13 +6,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from tests.factories import WebhookFactory
+from tests.factories import DeliveryFactory, WebhookFactory
 from webhooks import crypto
 from webhooks.events import EVENT_TYPES
 from webhooks.models import DeliveryAttempt, Webhook
 from webhooks.services.delivery import deliver
 from webhooks.services.emit import emit_webhook_event
-from webhooks.wire import redacted_url
+from webhooks.wire import redacted_error, redacted_url
 
 TOKEN = "T000/B000/xoxb-5ecret"
 SLACK = f"https://hooks.example.com/services/{TOKEN}?token=abc123&channel=ops"
@@ -134,3 +134,39 @@ def test_the_migration_encrypts_the_urls_already_stored():
         (stored,) = cursor.fetchone()
     assert "hooks.example.com" not in stored
     assert Webhook.objects.get(name="old").url == SLACK
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: "
+            "/hook/T0K?token=abc (Caused by NewConnectionError(...))",
+            "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /… "
+            "(Caused by NewConnectionError(...))",
+        ),
+        (
+            "Invalid URL 'https://h.example/a/b?k=v': bad",
+            "Invalid URL 'https://h.example/…?k=…': bad",
+        ),
+        ("HTTP 503 Service Unavailable", "HTTP 503 Service Unavailable"),
+    ],
+)
+def test_error_messages_lose_the_paths_they_quote(error, shown):
+    assert redacted_error(error) == shown
+
+
+@pytest.mark.django_db
+def test_a_connection_error_in_the_history_hides_the_token(unused_port, make_key_client):
+    webhook = WebhookFactory(url=f"http://127.0.0.1:{unused_port}/hook/{TOKEN}?token=abc123")
+    delivery = DeliveryFactory(webhook=webhook)
+    deliver(delivery.id)
+    owner = make_key_client(webhook.project_id)
+    base = f"/api/projects/{webhook.project_id}/webhooks/{webhook.id}/deliveries"
+
+    shown = owner.get(f"{base}/{delivery.id}").content.decode()
+    listed = owner.get(base).content.decode()
+
+    assert "could not" in shown or "connect" in shown.lower()
+    for text in (shown, listed):
+        assert "abc123" not in text and "xoxb" not in text

@@ -1,5 +1,6 @@
 """The request a receiver sees (DESIGN.md section 6), and its redacted copy for the history."""
 
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -110,3 +111,17 @@ def redacted_url(url: str) -> str:
     if names:
         shown += "?" + "&".join(f"{name}={ELLIPSIS}" for name in names)
     return shown
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"()<>]+")
+_URLLIB3_PATH = re.compile(r"(with url: )\S+")  # "Max retries exceeded with url: /path?query"
+
+
+def redacted_error(text: str) -> str:
+    """Return an error message with the URLs and request paths in it redacted.
+
+    The HTTP client quotes the request path and query in some errors (urllib3's "Max retries
+    exceeded with url: /services/T0/B0/token"), and a webhook URL may carry a token there.
+    """
+    text = _URLLIB3_PATH.sub(rf"\g<1>/{ELLIPSIS}", text)
+    return _URL_IN_TEXT.sub(lambda match: redacted_url(match.group(0)), text)

@@ -181,7 +181,8 @@ class WebhookAdmin(admin.ModelAdmin):
             sent += 1
             outcome = testing.send_test(webhook)
             passed += outcome.succeeded
-            answer = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
+            error = wire.redacted_error(outcome.error)
+            answer = f"HTTP {outcome.status_code}" if outcome.status_code else error
             level = messages.SUCCESS if outcome.succeeded else messages.WARNING
             self.message_user(
                 request, f"{webhook.name}: {answer} in {outcome.duration_ms or 0} ms.", level
