@@ -298,3 +298,13 @@ def test_staff_may_change_a_webhooks_in_flight_cap_and_nothing_else(staff_client
     assert (webhook.max_in_flight, webhook.url) == (2, "https://hooks.example.com/a")
     assert staff_client.post(url, {"max_in_flight": "40"}).status_code == 200  # form error
     assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 2
+
+
+def test_the_custom_headers_and_secret_fields_carry_their_own_labels(staff_client):
+    webhook = WebhookFactory(headers={"X-Team": "ml"})
+
+    page = staff_client.get(f"/admin/webhooks/webhook/{webhook.id}/change/").content.decode()
+
+    assert "<label>Custom headers:</label>" in page
+    assert "<label>Signing secret:</label>" in page
+    assert "<label>Secret:</label>" not in page and "<label>Headers:</label>" not in page

@@ -28,6 +28,8 @@ FIELDS = {
     "headers",
     "is_active",
     "max_in_flight",
+    "secret_status",
+    "undecryptable_fields",
     "disabled_reason",
     "disabled_at",
     "created_at",
@@ -76,7 +78,7 @@ def test_secret_never_appears_in_list_or_detail_but_is_readable_at_secret(client
     detail = client.get(_url(webhook))
     for payload in (listing.content, detail.content):
         assert created["secret"].encode() not in payload
-        assert b"secret" not in payload
+        assert b"whsec_" not in payload
     assert set(detail.json()) == FIELDS
     assert client.get(_url(webhook, "/secret")).json() == {"secret": created["secret"]}
 
@@ -202,7 +204,8 @@ def test_regenerate_answers_a_new_secret_once_and_keeps_the_old_one_for_the_grac
         )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"secret", "previous_secret_expires_at"}
+    assert set(body) == {"secret", "previous_secret_expires_at", "cleared"}
+    assert body["cleared"] == []
     assert body["secret"].startswith("whsec_") and body["secret"] != old
     assert body["previous_secret_expires_at"] == (now + timedelta(hours=1)).isoformat().replace(
         "+00:00", "Z"

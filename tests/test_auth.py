@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.response import Response
@@ -121,10 +122,14 @@ def test_emit_only_key_cannot_touch_webhooks(make_key_client):
     assert client.post(urls["list"], NEW_WEBHOOK, format="json").status_code == 403
 
 
-def test_staff_session_may_do_everything_other_users_may_not():
+def test_staff_session_may_do_what_its_permissions_allow_other_users_may_not():
+    # The full matrix of permissions against endpoints is in test_staff_permissions.py.
     webhook = WebhookFactory()
     user_model = get_user_model()
     staff = user_model.objects.create_user("staff", password="pw", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["change_webhook", "delete_webhook"])
+    )
     member = user_model.objects.create_user("member", password="pw")
     client = APIClient()
     client.force_login(staff)

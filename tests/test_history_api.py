@@ -15,6 +15,7 @@ from tests.factories import (
     WebhookFactory,
 )
 from tests.receiver import Reply
+from webhooks import wire
 from webhooks.engine.lanes import deliver
 from webhooks.models import Delivery
 
@@ -158,7 +159,8 @@ def test_detail_shows_event_body_and_every_attempt_with_secrets_redacted(webhook
     assert first["number"] == 1
     assert first["trigger"] == "auto"
     assert first["duration_ms"] == 12
-    assert first["request_url"] == webhook.url
+    assert first["request_url"] == wire.redacted_url(webhook.url)
+    assert first["request_url"].endswith("/…")
     assert first["request_headers"]["webhook-id"] == str(delivery.id)
     assert first["request_headers"]["authorization"] == "[redacted]"
     assert first["request_headers"]["X-Deploy-Token"] == "[redacted]"

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from webhooks.ids import uuid7
@@ -48,8 +49,11 @@ def test_secrets_stay_readable_after_key_rotation(settings):
     settings.WEBHOOKS_ENCRYPTION_KEYS = ["unrelated-key"]
     from webhooks.crypto import DecryptionError
 
-    with pytest.raises(DecryptionError):
-        Webhook.objects.get(id=webhook.id)
+    # Loading never raises (tests/test_undecryptable.py); sending does, saying what to do.
+    loaded = Webhook.objects.get(id=webhook.id)
+    assert loaded.secret_status == "undecryptable"
+    with pytest.raises(DecryptionError, match="WEBHOOKS_ENCRYPTION_KEYS"):
+        loaded.signing_secrets(timezone.now())
 
 
 def test_uuid7_ids_sort_by_creation():

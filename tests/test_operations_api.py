@@ -141,9 +141,12 @@ def test_admin_endpoints_refuse_project_keys_and_anonymous_callers(
     assert Delivery.objects.filter(id=old.id).exists()
 
 
-def test_admin_endpoints_accept_a_staff_session(client, woken):
+def test_admin_endpoints_accept_a_superuser_session_only(client, woken):
     staff = User.objects.create_user("ops", password="pw", is_staff=True)
     client.force_login(staff)
+    assert client.post("/api/admin/webhooks/retry-stuck").status_code == 403
+    staff.is_superuser = True
+    staff.save()
 
     response = client.post("/api/admin/webhooks/retry-stuck")
 

@@ -15,7 +15,8 @@ from webhooks.engine import sender
 from webhooks.engine.ormstore import OrmStore
 from webhooks.engine.pgstore import PgStore
 from webhooks.engine.store import Record
-from webhooks.models import Delivery, DeliveryAttempt, Lane
+from webhooks.fields import is_undecryptable
+from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -211,11 +212,24 @@ def test_claim_one_takes_only_a_pending_due_delivery(store):
     assert store.claim_one(ping.pk, "test") is not None  # no due time: claimed by id only
 
 
-def test_an_undecryptable_webhook_is_reported_not_raised(store):
+def test_an_undecryptable_webhook_loads_with_its_secret_marked(store):
     hook = WebhookFactory()
     due(hook, 1)
     spoil_secret(hook)
     batch = store.acquire(hook.id, uuid.uuid4(), 1)
     assert len(batch.deliveries) == 1
+    assert is_undecryptable(batch.webhook.secret)  # sending raises; the engine records it
+
+
+def test_a_webhook_that_fails_to_load_is_reported_not_raised(store, monkeypatch):
+    hook = WebhookFactory()
+    due(hook, 1)
+
+    def broken(cls, *args, **kwargs):
+        raise ValueError("a row the code can't read")
+
+    monkeypatch.setattr(Webhook, "from_db", classmethod(broken))
+    batch = store.acquire(hook.id, uuid.uuid4(), 1)
+    assert len(batch.deliveries) == 1
     assert batch.webhook is None
-    assert "could not be loaded" in batch.load_error
+    assert "could not be loaded: ValueError" in batch.load_error

@@ -1,8 +1,14 @@
-"""Who is calling (service key, project API key, staff session) and what they may do."""
+"""Who is calling (service key, project API key, staff session) and what they may do.
+
+Project keys are limited by scopes; staff sessions by the Django model permissions their user
+holds (views name them in `staff_permissions`); what names none is for the service key and
+superusers only.
+"""
 
 import hmac
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
@@ -18,6 +24,7 @@ class Principal:
     project_id: uuid.UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
+    user: Any = field(default=None, compare=False, repr=False)  # the staff session's Django user
 
     is_authenticated = True
     is_anonymous = False
@@ -31,6 +38,24 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         return not self.is_project_key or scope in self.scopes
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.kind == "service" or bool(self.user and self.user.is_superuser)
+
+    def has_perm(self, perm: str) -> bool:
+        """Return whether a staff caller's user holds perm (other callers: True)."""
+        return self.kind != "staff" or self.user.has_perm(perm)
+
+    @property
+    def may_read_credentials(self) -> bool:
+        """Return whether the caller may see a webhook's whole URL and its secret."""
+        return self.has_scope("webhooks:write") and self.has_perm("webhooks.change_webhook")
+
+    @property
+    def actor(self) -> str:
+        """Return who this is, as audit records name it."""
+        return self.kind if self.kind == "service" else f"{self.kind}:{self.name}"
 
 
 def _credentials(request, keyword: str) -> str | None:
@@ -75,7 +100,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         principal = Principal(
-            kind="api_key", project_id=key.project_id, scopes=frozenset(key.scopes), name=key.name
+            kind="api_key",
+            project_id=key.project_id,
+            scopes=frozenset(key.scopes),
+            name=f"{key.prefix} ({key.name})",
         )
         return principal, key
 
@@ -90,7 +118,8 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         result = super().authenticate(request)
         if result is None or not result[0].is_staff:
             return None
-        return Principal(kind="staff", name=result[0].get_username()), None
+        user = result[0]
+        return Principal(kind="staff", name=user.get_username(), user=user), None
 
 
 def required_scope(view, method: str) -> str | None:
@@ -102,13 +131,23 @@ def required_scope(view, method: str) -> str | None:
     return scope
 
 
+def required_permission(view, method: str) -> str | None:
+    """Return the model permission a staff user needs (None: only superusers may call it)."""
+    perms = getattr(view, "staff_permissions", {})
+    action = getattr(view, "action", None)
+    if action in perms:
+        return perms[action]
+    return perms.get("read" if method.upper() in permissions.SAFE_METHODS else "write")
+
+
 class ProjectAccess(permissions.BasePermission):
-    """The caller may use the project in the URL, with the scope the request needs.
+    """The caller may use the project in the URL, with the scope or permission it needs.
 
     Views name their scopes with `read_scope` (safe methods) and `write_scope`, and may map
     actions to other scopes with `action_scopes`. A project key used on another project gets a
     404, so the other project's resources are not revealed. A view that names no scope is closed
-    to project keys.
+    to project keys. Staff need the permission that `staff_permissions` names ("read", "write"
+    or an action); where it names none, only superusers may call.
     """
 
     def has_permission(self, request, view) -> bool:
@@ -118,6 +157,8 @@ class ProjectAccess(permissions.BasePermission):
         project_id = view.kwargs.get("project_id")
         if project_id is not None and not principal.can_access_project(project_id):
             raise exceptions.NotFound()
+        if principal.kind == "staff":
+            return _staff_may(principal, required_permission(view, request.method))
         if not principal.is_project_key:
             return True
         scope = required_scope(view, request.method)
@@ -128,11 +169,19 @@ class ProjectAccess(permissions.BasePermission):
         return True
 
 
-class ServiceOnly(permissions.BasePermission):
-    """Only the service key (or staff): the operations endpoints under /api/admin/."""
+def _staff_may(principal: Principal, perm: str | None) -> bool:
+    if perm is None and not principal.is_superuser:
+        raise exceptions.PermissionDenied(ServiceOnly.message)
+    if perm is not None and not principal.has_perm(perm):
+        raise exceptions.PermissionDenied(f"Your user lacks the {perm!r} permission.")
+    return True
 
-    message = "Only the service key may call this endpoint."
+
+class ServiceOnly(permissions.BasePermission):
+    """Only the service key or a superuser: the operations endpoints under /api/admin/."""
+
+    message = "Only the service key or a superuser may call this endpoint."
 
     def has_permission(self, request, view) -> bool:
         principal = request.user
-        return isinstance(principal, Principal) and principal.kind in ("service", "staff")
+        return isinstance(principal, Principal) and principal.is_superuser

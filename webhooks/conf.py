@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_LINK_SECONDS": 15 * 60,
     "PORTAL_SESSION_HOURS": 8,
     "PORTAL_FRAME_ANCESTORS": [],
+    # Test pings per webhook (API and admin): this many per second on average, in bursts of up to
+    # TEST_PING_BURST; more answer 429 with Retry-After.
+    "TEST_PING_RATE_PER_SECOND": 1.0,
+    "TEST_PING_BURST": 5,
 }
 
 

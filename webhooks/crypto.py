@@ -45,6 +45,18 @@ def decrypt(token: str) -> str:
         raise DecryptionError("no configured encryption key decrypts this value") from exc
 
 
+def is_current(token: str) -> bool:
+    """Return whether token is encrypted under the newest (first) key."""
+    try:
+        _multifernet(tuple(encryption_keys()[:1])).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def rotate(token: str) -> str:
     """Return token re-encrypted under the newest key."""
-    return _cipher().rotate(token.encode()).decode()
+    try:
+        return _cipher().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("no configured encryption key decrypts this value") from exc

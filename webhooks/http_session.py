@@ -47,6 +47,11 @@ def resolve_public(hostname: str, port: int) -> str:
 
 def _resolve(hostname: str, port: int) -> list[str]:
     """Return hostname's addresses, looked up within the running attempt's deadline."""
+    literal = hostname.strip("[]")
+    try:
+        return [str(ipaddress.ip_address(literal))]  # an address already: nothing to look up
+    except ValueError:
+        pass
     try:
         infos = deadline.within_deadline(
             socket.getaddrinfo, hostname, port, allowed_gai_family(), socket.SOCK_STREAM

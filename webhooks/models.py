@@ -4,7 +4,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from webhooks.fields import EncryptedJSONField, EncryptedTextField
+from webhooks import crypto, wire
+from webhooks.fields import EncryptedJSONField, EncryptedTextField, is_undecryptable
 from webhooks.ids import uuid7
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
@@ -22,7 +23,8 @@ class Webhook(models.Model):
     project_id = models.UUIDField()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    url = models.CharField(max_length=2048)
+    # Encrypted: receivers often put a token in the path or query (wire.redacted_url shows it).
+    url = EncryptedTextField()
     event_types = models.JSONField(default=default_event_types)  # ["*"] means all
     filters = models.JSONField(default=dict, blank=True)  # {"applications": [], "environments": []}
     # Custom request headers; encrypted, since they often carry a receiver's bearer token.
@@ -50,13 +52,39 @@ class Webhook(models.Model):
         indexes = [models.Index(fields=["project_id", "is_active"], name="webhook_project_active")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.url})"
+        url = "undecryptable URL" if is_undecryptable(self.url) else wire.redacted_url(self.url)
+        return f"{self.name} ({url})"
+
+    def undecryptable_fields(self) -> list[str]:
+        """Return the encrypted fields that no configured key decrypts (url, headers, secret)."""
+        return [
+            name for name in ("url", "headers", "secret") if is_undecryptable(getattr(self, name))
+        ]
+
+    @property
+    def secret_status(self) -> str:
+        """Return "ok", or "undecryptable" when the secret or headers need regenerating."""
+        broken = set(self.undecryptable_fields()) & {"secret", "headers"}
+        return "undecryptable" if broken else "ok"
 
     def signing_secrets(self, now) -> list[str]:
-        """Return the secrets to sign with: the current one, plus the previous during its grace."""
-        grace = self.previous_secret and self.previous_secret_expires_at
-        if grace and self.previous_secret_expires_at > now:
-            return [self.secret, self.previous_secret]
+        """Return the secrets to sign with: the current one, plus the previous during its grace.
+
+        Raise crypto.DecryptionError when the secret, the custom headers or the URL can't be
+        decrypted with WEBHOOKS_ENCRYPTION_KEYS: nothing can be sent until they are replaced.
+        A previous secret that can't be decrypted just stops signing.
+        """
+        broken = self.undecryptable_fields()
+        if broken:
+            raise crypto.DecryptionError(
+                f"webhook {self.pk}: no key in WEBHOOKS_ENCRYPTION_KEYS decrypts its "
+                f"{', '.join(broken)}; regenerate its secret (POST .../regenerate-secret)"
+                + (" and set its URL again" if "url" in broken else "")
+            )
+        previous = self.previous_secret
+        grace = previous and self.previous_secret_expires_at
+        if grace and self.previous_secret_expires_at > now and not is_undecryptable(previous):
+            return [self.secret, previous]
         return [self.secret]
 
 
@@ -264,3 +292,41 @@ class PortalSession(models.Model):
     @property
     def can_write(self) -> bool:
         return self.role == self.Role.READ_WRITE
+
+
+class SecretRead(models.Model):
+    """An audit record: someone was shown a webhook's signing secret."""
+
+    class Via(models.TextChoices):
+        API = "api"
+        ADMIN = "admin"
+        PORTAL = "portal"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="secret_reads")
+    project_id = models.UUIDField()
+    # "service", "api_key:<prefix> (<name>)", "staff:<username>", or the portal's user
+    actor = models.CharField(max_length=255)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, choices=Via)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["webhook", "-id"], name="secretread_webhook_id")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} read the secret of {self.webhook_id} via {self.via}"
+
+
+class PingThrottle(models.Model):
+    """When a webhook's next test ping is allowed: a token bucket kept as one time (GCRA)."""
+
+    webhook = models.OneToOneField(
+        Webhook, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    # The bucket is full when this is in the past; each ping moves it one interval later.
+    theoretical_arrival = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"test ping throttle of {self.webhook_id}"

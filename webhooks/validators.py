@@ -4,13 +4,15 @@ Custom headers: `Authorization` is allowed, because many receivers authenticate 
 token; it is stored like the other headers and the delivery engine redacts it in recorded
 attempts. The headers that carry the signature and the wire contract (`content-type`,
 `content-length`, `host`, `user-agent`, `webhook-*`, `x-agenta-*`) and hop-by-hop headers are
-reserved, so a custom header can never override them.
+reserved (one list, `wire.RESERVED_HEADERS`, also applied at send time), so a custom header can
+never override them.
 """
 
 import re
 
 from django.core.exceptions import ValidationError
 
+from webhooks import wire
 from webhooks.conf import app_settings
 from webhooks.egress import DestinationNotAllowed, validate_destination_url
 from webhooks.events import WILDCARD, subscribable_types
@@ -20,24 +22,6 @@ MAX_FILTER_VALUES = 100  # per filter key
 MAX_FILTER_VALUE_LENGTH = 255  # characters
 MAX_HEADER_NAME_LENGTH = 256  # characters
 MAX_HEADER_VALUE_LENGTH = 4096  # characters
-RESERVED_HEADERS = {
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "host",
-    "user-agent",
-    # Hop-by-hop headers would break or smuggle the request.
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-}
-RESERVED_HEADER_PREFIXES = ("webhook-", "x-agenta-")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 field name
 _VALUE = re.compile(r"^[\t\x20-\x7e]*$")  # visible ASCII, space and tab: no CR, LF or NUL
 
@@ -81,12 +65,10 @@ def clean_filters(value) -> dict[str, list[str]]:
     cleaned = {}
     for key in FILTER_KEYS:
         items = value.get(key, [])
-        if not isinstance(items, list) or not all(
-            isinstance(item, str) and 0 < len(item) <= MAX_FILTER_VALUE_LENGTH for item in items
-        ):
+        if not isinstance(items, list) or not all(_is_filter_value(item) for item in items):
             raise ValidationError(
                 f"filters.{key} must be a list of non-empty strings of at most "
-                f"{MAX_FILTER_VALUE_LENGTH} characters."
+                f"{MAX_FILTER_VALUE_LENGTH} characters, without NUL characters."
             )
         if len(items) > MAX_FILTER_VALUES:
             raise ValidationError(f"filters.{key} may list at most {MAX_FILTER_VALUES} values.")
@@ -94,9 +76,9 @@ def clean_filters(value) -> dict[str, list[str]]:
     return cleaned
 
 
-def _is_reserved(name: str) -> bool:
-    lower = name.lower()
-    return lower in RESERVED_HEADERS or lower.startswith(RESERVED_HEADER_PREFIXES)
+def _is_filter_value(item) -> bool:
+    # NUL: PostgreSQL's jsonb can't store it, and the filter could never match anyway.
+    return isinstance(item, str) and 0 < len(item) <= MAX_FILTER_VALUE_LENGTH and "\x00" not in item
 
 
 def clean_headers(value) -> dict[str, str]:
@@ -110,7 +92,7 @@ def clean_headers(value) -> dict[str, str]:
     for name, header_value in value.items():
         if not _TOKEN.match(name) or len(name) > MAX_HEADER_NAME_LENGTH:
             errors.append(f"{name!r} is not a valid header name.")
-        elif _is_reserved(name):
+        elif wire.is_reserved(name):
             errors.append(f"{name!r} is reserved: the service sets it.")
         elif name.lower() in seen:
             errors.append(f"{name!r} is listed twice (header names ignore case).")

@@ -1,28 +1,37 @@
 """The request a receiver sees (DESIGN.md section 6), and its redacted copy for the history."""
 
+import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlsplit
 
 from webhooks import __version__, signing
 
 USER_AGENT = f"agenta-webhooks/{__version__}"
 REDACTED = "[redacted]"
+ELLIPSIS = "…"  # stands for the redacted parts of a URL
 
-# Ours, or managed by the HTTP client: a webhook's custom headers can't replace them.
+# Ours, or managed by the HTTP client, or hop-by-hop (they would break or smuggle the request):
+# a webhook's custom headers can't set them. Validation refuses them and sending skips them.
 RESERVED_HEADERS = frozenset(
     {
         "content-type",
-        "user-agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "x-agenta-event",
-        "x-agenta-delivery",
-        "host",
         "content-length",
-        "transfer-encoding",
+        "content-encoding",
+        "host",
+        "user-agent",
         "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
     }
 )
+# The signature headers (webhook-id, -timestamp, -signature) and ours (X-Agenta-Event, -Delivery).
+RESERVED_HEADER_PREFIXES = ("webhook-", "x-agenta-")
 # A header whose name contains one of these is recorded as [redacted].
 _SENSITIVE_PARTS = (
     "auth",
@@ -55,9 +64,15 @@ def request_headers(
         "X-Agenta-Delivery": delivery_id,
     }
     for name, value in (custom or {}).items():
-        if str(name).lower() not in RESERVED_HEADERS:
+        if not is_reserved(str(name)):
             headers[str(name)] = str(value)
     return headers
+
+
+def is_reserved(name: str) -> bool:
+    """Return whether a custom header may not carry this name (the service sets it)."""
+    lower = name.lower()
+    return lower in RESERVED_HEADERS or lower.startswith(RESERVED_HEADER_PREFIXES)
 
 
 def is_sensitive(name: str) -> bool:
@@ -69,3 +84,44 @@ def is_sensitive(name: str) -> bool:
 def redacted(headers: Mapping[str, str]) -> dict[str, str]:
     """Return headers with the signature and credential-like values replaced by [redacted]."""
     return {name: REDACTED if is_sensitive(name) else value for name, value in headers.items()}
+
+
+def redacted_url(url: str) -> str:
+    """Return url with its path, query values and user info replaced by an ellipsis.
+
+    Receivers often put a token in the path or the query (Slack, Discord): the history, the
+    logs and read-only callers see `https://hooks.example.com/…?token=…` instead.
+    """
+    try:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ELLIPSIS
+    if not parts.scheme or not host:
+        return ELLIPSIS
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if "@" in parts.netloc:
+        netloc = f"{ELLIPSIS}@{netloc}"
+    path = parts.path if parts.path in ("", "/") else f"/{ELLIPSIS}"
+    shown = f"{parts.scheme}://{netloc}{path}"
+    names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    if names:
+        shown += "?" + "&".join(f"{name}={ELLIPSIS}" for name in names)
+    return shown
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"()<>]+")
+_URLLIB3_PATH = re.compile(r"(with url: )\S+")  # "Max retries exceeded with url: /path?query"
+
+
+def redacted_error(text: str) -> str:
+    """Return an error message with the URLs and request paths in it redacted.
+
+    The HTTP client quotes the request path and query in some errors (urllib3's "Max retries
+    exceeded with url: /services/T0/B0/token"), and a webhook URL may carry a token there.
+    """
+    text = _URLLIB3_PATH.sub(rf"\g<1>/{ELLIPSIS}", text)
+    return _URL_IN_TEXT.sub(lambda match: redacted_url(match.group(0)), text)

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webhooks.middleware.RejectNulInQuery",
     # Serves the admin's static files under gunicorn (collectstatic first); runserver in DEBUG too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -150,8 +151,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"quiet_4xx": {"()": "webhooks.logfilters.ServerErrorsOnly"}},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # A 4xx is the client's mistake and its answer says why: log only 5xx per request.
+        "django.request": {"filters": ["quiet_4xx"]},
+        # urllib3's DEBUG lines carry whole request URLs, and webhook URLs may hold tokens.
+        "urllib3": {"level": "INFO"},
         # One INFO line per task ("Executing task ...") cost the worker 3% of its CPU and a log
         # line per delivery; the attempts are recorded in the database anyway.
         "taskiq.receiver.receiver": {"level": "WARNING"},

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html
 
+from webhooks import wire
 from webhooks.models import Delivery, DeliveryAttempt, Event
 from webhooks.serializers.deliveries import redact_headers
 from webhooks.services import redelivery
@@ -34,9 +35,9 @@ class DeliveryAttemptInline(admin.StackedInline):
     can_delete = False
     fields = [
         ("number", "trigger", "started_at", "duration_ms"),
-        "request_url",
+        "request_to",
         "request",
-        ("response_status", "error_kind", "error_message"),
+        ("response_status", "error_kind", "error"),
         "response",
         "response_body",
     ]
@@ -45,14 +46,22 @@ class DeliveryAttemptInline(admin.StackedInline):
         "trigger",
         "started_at",
         "duration_ms",
-        "request_url",
+        "request_to",
         "request",
         "response_status",
         "error_kind",
-        "error_message",
+        "error",
         "response",
         "response_body",
     ]
+
+    @admin.display(description="request URL")
+    def request_to(self, attempt):
+        return wire.redacted_url(attempt.request_url)
+
+    @admin.display(description="error message")
+    def error(self, attempt):
+        return wire.redacted_error(attempt.error_message)
 
     @admin.display(description="request headers")
     def request(self, attempt):
@@ -101,7 +110,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "next_attempt_at",
         "locked_until",
         "last_status_code",
-        "last_error",
+        "error",
         "created_at",
         "updated_at",
         "delivered_at",
@@ -113,6 +122,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery):
         return delivery.event.type
+
+    @admin.display(description="last error")
+    def error(self, delivery):
+        return wire.redacted_error(delivery.last_error)
 
     @admin.display(description="event body")
     def payload(self, delivery):

@@ -1,5 +1,7 @@
 """Webhook admin: list health at a glance; test, enable, disable, rotate, reveal the secret."""
 
+import math
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
@@ -10,9 +12,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from webhooks import wire
-from webhooks.models import Delivery, Webhook
+from webhooks.crypto import DecryptionError
+from webhooks.fields import is_undecryptable
+from webhooks.models import Delivery, SecretRead, Webhook
 from webhooks.services import testing
 from webhooks.services import webhooks as webhook_service
+from webhooks.services.audit import record_secret_read
+from webhooks.services.ping_throttle import take_test_ping
 
 MAX_TESTS_PER_ACTION = 10  # each test ping waits for the endpoint, up to the delivery timeout
 
@@ -35,23 +41,25 @@ class WebhookAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "project_id",
-        "url",
+        "destination",
+        "secret_state",
         "is_active",
         "failing_since",
         "last_delivery_status",
     ]
     list_filter = ["is_active", FailingFilter, "created_at"]
-    search_fields = ["name", "url", "=project_id", "=id"]
+    search_fields = ["name", "=project_id", "=id"]  # the URL is encrypted: not searchable
     fields = [
         "id",
         "project_id",
         "name",
         "description",
-        "url",
+        "destination",
         "event_types",
         "filters",
         "custom_headers",
         "signing_secret",
+        "secret_state",
         "is_active",
         "max_in_flight",
         "disabled_reason",
@@ -83,11 +91,27 @@ class WebhookAdmin(admin.ModelAdmin):
     def last_delivery_status(self, webhook):
         return webhook.last_delivery_status or "-"
 
-    @admin.display(description="secret")
-    @admin.display(description="headers")
+    @admin.display(description="URL")
+    def destination(self, webhook):
+        # Shown whole only on the reveal page (audited), like the secret.
+        if is_undecryptable(webhook.url):
+            return "undecryptable: set the URL again through the API"
+        return wire.redacted_url(webhook.url)
+
+    @admin.display(description="secret status")
+    def secret_state(self, webhook):
+        if webhook.secret_status == "ok":
+            return "ok"
+        broken = ", ".join(webhook.undecryptable_fields())
+        return f"undecryptable ({broken}): needs a new secret (action: Rotate secret)"
+
+    @admin.display(description="custom headers")
     def custom_headers(self, webhook):
+        if is_undecryptable(webhook.headers):
+            return "undecryptable: rotating the secret clears them"
         return wire.redacted(webhook.headers or {})
 
+    @admin.display(description="signing secret")
     def signing_secret(self, webhook):
         # Never rendered here: only the reveal page shows it, to staff who may change webhooks.
         url = reverse("admin:webhooks_webhook_reveal_secret", args=[webhook.pk])
@@ -128,8 +152,19 @@ class WebhookAdmin(admin.ModelAdmin):
             "revealed": request.method == "POST",
         }
         if request.method == "POST":
-            self.log_change(request, webhook, "Revealed the signing secret.")
-            context["secrets"] = webhook.signing_secrets(timezone.now())
+            try:
+                context["secrets"] = webhook.signing_secrets(timezone.now())
+            except DecryptionError as exc:
+                context["error"] = str(exc)
+            else:
+                context["url"] = webhook.url
+                self.log_change(request, webhook, "Revealed the signing secret.")
+                record_secret_read(
+                    webhook,
+                    actor=f"staff:{request.user.get_username()}",
+                    address=request.META.get("REMOTE_ADDR"),
+                    via="admin",
+                )
         response = TemplateResponse(request, "admin/webhooks/webhook/reveal_secret.html", context)
         response["Cache-Control"] = "no-store"
         return response
@@ -142,16 +177,23 @@ class WebhookAdmin(admin.ModelAdmin):
                 request, f"Select at most {MAX_TESTS_PER_ACTION} webhooks to test.", messages.ERROR
             )
             return
-        passed = 0
+        passed = sent = 0
         for webhook in webhooks:
+            wait = take_test_ping(webhook)
+            if wait:
+                text = f"{webhook.name}: too many tests; try again in {math.ceil(wait)} s."
+                self.message_user(request, text, messages.WARNING)
+                continue
+            sent += 1
             outcome = testing.send_test(webhook)
             passed += outcome.succeeded
-            answer = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
+            error = wire.redacted_error(outcome.error)
+            answer = f"HTTP {outcome.status_code}" if outcome.status_code else error
             level = messages.SUCCESS if outcome.succeeded else messages.WARNING
             self.message_user(
                 request, f"{webhook.name}: {answer} in {outcome.duration_ms or 0} ms.", level
             )
-        self.message_user(request, f"Sent {len(webhooks)} test events; {passed} succeeded.")
+        self.message_user(request, f"Sent {sent} test events; {passed} succeeded.")
 
     @admin.action(description="Enable selected webhooks", permissions=["change"])
     def enable(self, request, queryset):
@@ -179,3 +221,24 @@ class WebhookAdmin(admin.ModelAdmin):
             for webhook in queryset.filter(deleted_at__isnull=True)
         ]
         self.message_user(request, f"Rotated the secret of {len(rotated)} webhooks.")
+
+
+@admin.register(SecretRead)
+class SecretReadAdmin(admin.ModelAdmin):
+    """The audit trail of secret reads: read-only, kept as long as its webhook."""
+
+    list_display = ["created_at", "actor", "via", "address", "webhook", "project_id"]
+    list_filter = ["via", "created_at"]
+    list_select_related = ["webhook"]
+    date_hierarchy = "created_at"
+    search_fields = ["actor", "=webhook__id", "=project_id"]
+    readonly_fields = ["id", "created_at", "actor", "via", "address", "webhook", "project_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

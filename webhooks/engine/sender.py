@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from http import HTTPStatus
 
-from webhooks import retry, transport, wire
+from webhooks import crypto, retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.engine.store import Record
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
@@ -34,6 +34,9 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock)
     else:
         try:
             outcome, sent_headers = _send(delivery, webhook, started)
+        except crypto.DecryptionError as exc:  # a key was dropped: known, no traceback needed
+            logger.warning("delivery %s not sent: %s", delivery.pk, exc)
+            outcome = _internal_error(str(exc), started, clock)
         except Exception as exc:
             logger.exception("delivery %s: internal error during its attempt", delivery.pk)
             outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
@@ -110,14 +113,17 @@ def _record(
     )
     succeeded = decision.result == retry.SUCCEEDED
     error_kind = outcome.error_kind or ("" if succeeded else ErrorKind.HTTP_STATUS)
-    error_message = outcome.error_message or ("" if succeeded else _status_text(outcome))
+    # The HTTP client quotes the request's path and query, where receivers keep tokens.
+    error_message = wire.redacted_error(outcome.error_message) or (
+        "" if succeeded else _status_text(outcome)
+    )
     attempt = DeliveryAttempt(
         delivery_id=delivery.pk,
         number=delivery.attempt_count + 1,  # the store numbers it by the recorded count
         trigger=delivery.trigger,
         started_at=started,
         duration_ms=outcome.duration_ms,
-        request_url=webhook.url if webhook is not None else "",
+        request_url=wire.redacted_url(webhook.url) if webhook is not None else "",
         request_headers=sent_headers,
         response_status=outcome.status_code,
         response_headers=outcome.headers,

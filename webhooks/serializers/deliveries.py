@@ -16,6 +16,13 @@ def redact_headers(headers: dict | None) -> dict:
     return wire.redacted(headers or {})
 
 
+class ErrorTextField(serializers.CharField):
+    """An error message as recorded, with the URLs and request paths in it redacted."""
+
+    def to_representation(self, value) -> str:
+        return wire.redacted_error(super().to_representation(value))
+
+
 class StatusListField(serializers.Field):
     """One status or several, comma-separated: ?status=failed,pending."""
 
@@ -59,6 +66,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.UUIDField(read_only=True)
     event_type = serializers.CharField(source="event.type", read_only=True)
     webhook_id = serializers.UUIDField(read_only=True)
+    last_error = ErrorTextField(read_only=True)
 
     class Meta:
         model = Delivery
@@ -83,8 +91,12 @@ class DeliverySerializer(serializers.ModelSerializer):
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
     """One HTTP try: what was sent, what came back, and the error."""
 
+    request_url = serializers.SerializerMethodField(
+        help_text="Where it was sent, with the path and query values redacted (https://host/…)."
+    )
     request_headers = serializers.SerializerMethodField()
     response_headers = serializers.SerializerMethodField()
+    error_message = ErrorTextField(read_only=True)
 
     class Meta:
         model = DeliveryAttempt
@@ -103,6 +115,10 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
             "error_message",
         ]
         read_only_fields = fields
+
+    def get_request_url(self, attempt: DeliveryAttempt) -> str:
+        # The engine stores it redacted; this also covers attempts recorded before it did.
+        return wire.redacted_url(attempt.request_url)
 
     def get_request_headers(self, attempt: DeliveryAttempt) -> dict[str, str]:
         return redact_headers(attempt.request_headers)
@@ -180,4 +196,4 @@ class PingOutcomeSerializer(serializers.Serializer):
     duration_ms = serializers.IntegerField(allow_null=True)
     response_body_excerpt = serializers.CharField(allow_blank=True)
     error_kind = serializers.CharField(allow_blank=True)
-    error = serializers.CharField(allow_blank=True)
+    error = ErrorTextField(allow_blank=True)

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks import validators, wire
+from webhooks.fields import is_undecryptable
 from webhooks.models import MAX_IN_FLIGHT_LIMIT, Webhook
 from webhooks.serializers import (
     RejectUnknownFieldsMixin,
@@ -63,7 +64,22 @@ class HeadersField(serializers.JSONField):
         return validators.clean_headers(data)
 
     def to_representation(self, value):
+        if is_undecryptable(value):
+            return {}  # listed in undecryptable_fields; regenerate-secret clears them
         return wire.redacted(value or {})
+
+
+class UrlField(StrictCharField):
+    """The URL whole for callers who may change the webhook, else with its credentials cut."""
+
+    def to_representation(self, value):
+        if is_undecryptable(value):
+            return None
+        request = self.context.get("request")
+        principal = getattr(request, "user", None)
+        if getattr(principal, "may_read_credentials", False):
+            return str(value)
+        return wire.redacted_url(value)
 
 
 class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -71,7 +87,12 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     name = StrictCharField(max_length=200)
     description = StrictCharField(max_length=2000, required=False, allow_blank=True)
-    url = StrictCharField(max_length=2048, help_text="http(s) URL that receives the events.")
+    url = UrlField(
+        max_length=2048,
+        help_text="http(s) URL that receives the events. Shown whole only to callers who may "
+        "change the webhook (webhooks:write); others see https://host/…?name=… (path and query "
+        "values redacted). null when it can't be decrypted.",
+    )
     event_types = EventTypesField(required=False)
     filters = FiltersField(required=False)
     headers = HeadersField(required=False)
@@ -83,6 +104,17 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         allow_null=True,
         help_text="Attempts of this webhook in flight at once, at most (1-32); null: the "
         "service's default (4). Lower it for an endpoint that can't take several requests at once.",
+    )
+    secret_status = serializers.ChoiceField(
+        choices=["ok", "undecryptable"],
+        read_only=True,
+        help_text='"undecryptable" when no configured encryption key reads the secret or the '
+        "custom headers: nothing is delivered until POST .../regenerate-secret replaces them.",
+    )
+    undecryptable_fields = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text='Which of "url", "headers", "secret" can\'t be decrypted (usually empty).',
     )
 
     class Meta:
@@ -98,6 +130,8 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "headers",
             "is_active",
             "max_in_flight",
+            "secret_status",
+            "undecryptable_fields",
             "disabled_reason",
             "disabled_at",
             "created_at",
@@ -117,7 +151,9 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
         # Credential values are shown redacted; the placeholder sent back means "keep it".
-        stored = {k.lower(): v for k, v in (self.instance.headers if self.instance else {}).items()}
+        headers = self.instance.headers if self.instance else {}
+        headers = {} if is_undecryptable(headers) else headers
+        stored = {k.lower(): v for k, v in headers.items()}
         kept, missing = dict(value), []
         for name, header_value in value.items():
             if header_value == wire.REDACTED and wire.is_sensitive(name):
@@ -156,6 +192,12 @@ class RegenerateSecretSerializer(RejectUnknownFieldsMixin, serializers.Serialize
 
 class RegeneratedSecretSerializer(serializers.Serializer):
     secret = serializers.CharField(read_only=True, help_text=SECRET_HELP)
+    cleared = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text='Fields that could not be decrypted and were emptied (["headers"]): set them '
+        "again with PATCH. Usually empty.",
+    )
     previous_secret_expires_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,

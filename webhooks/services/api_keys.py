@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from django.utils import timezone
 from webhooks.models import ApiKey
 
 KEY_PREFIX = "ak_"
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")  # the shape of ApiKey.prefix
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
 
 
@@ -40,8 +42,8 @@ def create_api_key(project_id: uuid.UUID, name: str, scopes: Iterable[str]) -> t
 def authenticate_api_key(presented: str) -> ApiKey | None:
     """Return the live key that presented is, or None; compares in constant time."""
     prefix, _, secret = presented.partition(".")
-    if not prefix or not secret:
-        return None
+    if not _PREFIX.match(prefix) or not secret:
+        return None  # not a key of ours (nor a string PostgreSQL could compare: NUL bytes)
     key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     # Hash even when no key matched, so timing does not reveal which prefixes exist.
     expected = key.secret_hash if key else "0" * 64

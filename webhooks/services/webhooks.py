@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from webhooks.conf import app_settings
+from webhooks.fields import is_undecryptable
 from webhooks.models import Webhook, default_event_types
 from webhooks.signing import generate_secret
 
@@ -137,6 +138,8 @@ def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None)
 
     Deliveries carry one signature per valid secret, so receivers can switch at their pace.
     Only one previous secret is kept: regenerating again ends the earlier grace at once.
+    This also repairs a webhook whose secret or headers no encryption key can read: such a
+    secret gets no grace, and such headers are emptied (set them again with update_webhook).
     """
     grace = app_settings.SECRET_GRACE_PERIOD_SECONDS
     grace = grace if grace_period_seconds is None else grace_period_seconds
@@ -145,14 +148,17 @@ def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None)
     now = timezone.now()
     with transaction.atomic():
         locked = Webhook.objects.select_for_update().get(id=webhook.id)
-        if grace:
+        if grace and not is_undecryptable(locked.secret):
             locked.previous_secret = locked.secret
             locked.previous_secret_expires_at = now + timedelta(seconds=grace)
         else:
             locked.previous_secret, locked.previous_secret_expires_at = None, None
         locked.secret = generate_secret()
-        locked.save(
-            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
-        )
+        fields = ["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        if is_undecryptable(locked.headers):
+            locked.headers = {}
+            fields.append("headers")
+            logger.warning("webhook %s: undecryptable custom headers cleared", webhook.id)
+        locked.save(update_fields=fields)
     logger.info("regenerated the secret of webhook %s (grace %ss)", webhook.id, grace)
     return locked

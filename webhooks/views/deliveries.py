@@ -28,6 +28,7 @@ class WebhookScoped:
 
     read_scope = "webhooks:read"
     write_scope = "webhooks:write"
+    staff_permissions = {"read": "webhooks.view_webhook", "write": "webhooks.change_webhook"}
 
     def get_webhook(self) -> Webhook:
         return get_object_or_404(
@@ -58,6 +59,7 @@ class DeliveryListView(WebhookScoped, generics.ListAPIView):
 
     serializer_class = DeliverySerializer
     pagination_class = IdCursorPagination
+    staff_permissions = {"read": "webhooks.view_delivery"}
 
     def get_queryset(self):
         filters = DeliveryFilterSerializer(data=self.request.query_params)
@@ -70,6 +72,7 @@ class DeliveryDetailView(WebhookScoped, generics.RetrieveAPIView):
     """GET: one delivery with its event body and every attempt (request and response)."""
 
     serializer_class = DeliveryDetailSerializer
+    staff_permissions = {"read": "webhooks.view_delivery"}
 
     def get_object(self) -> Delivery:
         return self.get_delivery(self.get_webhook())
@@ -77,6 +80,8 @@ class DeliveryDetailView(WebhookScoped, generics.RetrieveAPIView):
 
 class DeliveryRetryView(WebhookScoped, APIView):
     """POST: attempt the delivery again now (a redelivery when it had succeeded)."""
+
+    staff_permissions = {"write": "webhooks.change_delivery"}
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     def post(self, request, project_id, webhook_id, delivery_id):

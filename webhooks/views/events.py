@@ -52,6 +52,7 @@ class ProjectEvents:
 
     read_scope = "webhooks:read"
     write_scope = "events:emit"
+    staff_permissions = {"read": "webhooks.view_event"}  # emitting: service key or superuser
 
     def project_events(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs

@@ -1,14 +1,16 @@
 """Webhook operations (test ping, recover, stats) and the operators' /api/admin/ endpoints."""
 
 import logging
+import math
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webhooks.auth import ServiceOnly
 from webhooks.conf import app_settings
+from webhooks.schema import ErrorSerializer
 from webhooks.serializers.deliveries import (
     PingOutcomeSerializer,
     RecoverSerializer,
@@ -16,6 +18,7 @@ from webhooks.serializers.deliveries import (
 )
 from webhooks.services.history import webhook_stats
 from webhooks.services.maintenance import DEFAULT_BATCH_SIZE, cleanup, parse_duration, retry_stuck
+from webhooks.services.ping_throttle import take_test_ping
 from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 from webhooks.services.testing import send_test
 from webhooks.views.deliveries import Conflict, WebhookScoped
@@ -26,14 +29,21 @@ logger = logging.getLogger(__name__)
 class WebhookTestView(WebhookScoped, APIView):
     """POST: send a signed webhook.test event now and answer with what the endpoint did."""
 
-    @extend_schema(request=None, responses={200: PingOutcomeSerializer})
+    @extend_schema(request=None, responses={200: PingOutcomeSerializer, 429: ErrorSerializer})
     def post(self, request, project_id, webhook_id):
-        outcome = send_test(self.get_webhook())
+        webhook = self.get_webhook()
+        wait = take_test_ping(webhook)
+        if wait:
+            # DRF answers 429 with Retry-After (whole seconds, rounded up).
+            raise exceptions.Throttled(wait=math.ceil(wait))
+        outcome = send_test(webhook)
         return Response(PingOutcomeSerializer(outcome.as_dict()).data)
 
 
 class WebhookRecoverView(WebhookScoped, APIView):
     """POST {"since": ...}: re-queue the webhook's failed deliveries created since then."""
+
+    staff_permissions = {"write": "webhooks.change_delivery"}
 
     @extend_schema(
         request=RecoverSerializer,
@@ -94,7 +104,7 @@ RetryStuckResult = inline_serializer(
         "stuck_after_seconds": serializers.IntegerField(),
         "expired_leases": serializers.IntegerField(),
         "stuck": serializers.IntegerField(),
-        "kicked": serializers.IntegerField(),
+        "woken": serializers.IntegerField(),
     },
 )
 

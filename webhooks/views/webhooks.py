@@ -5,8 +5,10 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from webhooks.events import WILDCARD
+from webhooks.fields import is_undecryptable
 from webhooks.models import Webhook
 from webhooks.pagination import IdCursorPagination
+from webhooks.schema import ErrorSerializer
 from webhooks.serializers.webhooks import (
     RegeneratedSecretSerializer,
     RegenerateSecretSerializer,
@@ -16,6 +18,8 @@ from webhooks.serializers.webhooks import (
     WebhookWithSecretSerializer,
 )
 from webhooks.services import webhooks as service
+from webhooks.services.audit import record_secret_read
+from webhooks.views.deliveries import Conflict
 
 
 @extend_schema_view(
@@ -49,6 +53,13 @@ class WebhookViewSet(viewsets.GenericViewSet):
     read_scope = "webhooks:read"
     write_scope = "webhooks:write"
     action_scopes = {"secret": "webhooks:write"}
+    staff_permissions = {
+        "read": "webhooks.view_webhook",
+        "write": "webhooks.change_webhook",
+        "create": "webhooks.add_webhook",
+        "destroy": "webhooks.delete_webhook",
+        "secret": "webhooks.change_webhook",
+    }
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
@@ -115,16 +126,32 @@ class WebhookViewSet(viewsets.GenericViewSet):
         webhook = self.get_object()
         body = RegenerateSecretSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        # Undecryptable headers can't be kept: the service empties them, and the answer says so.
+        cleared = [name for name in webhook.undecryptable_fields() if name == "headers"]
         webhook = service.regenerate_secret(
             webhook, body.validated_data.get("grace_period_seconds")
         )
-        return Response(RegeneratedSecretSerializer(webhook).data)
+        data = {
+            "secret": webhook.secret,
+            "previous_secret_expires_at": webhook.previous_secret_expires_at,
+            "cleared": cleared,
+        }
+        return Response(RegeneratedSecretSerializer(data).data)
 
     @extend_schema(
         operation_id="webhooks_secret",
         summary="Show the signing secret",
-        responses={200: SecretSerializer},
+        responses={200: SecretSerializer, 409: ErrorSerializer},
     )
     def secret(self, request, project_id, webhook_id):
-        """Show the current signing secret (needs the webhooks:write scope)."""
-        return Response(SecretSerializer(self.get_object()).data)
+        """Show the current signing secret (needs webhooks:write); each read is audited."""
+        webhook = self.get_object()
+        if is_undecryptable(webhook.secret):
+            raise Conflict(
+                "No key in WEBHOOKS_ENCRYPTION_KEYS decrypts this secret: regenerate it.",
+                code="secret_undecryptable",
+            )
+        record_secret_read(
+            webhook, actor=request.user.actor, address=request.META.get("REMOTE_ADDR"), via="api"
+        )
+        return Response(SecretSerializer(webhook).data)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+LOCAL_ENV = "local.env"  # what `make run` writes under var/
+
 
 class Command(BaseCommand):
     help = (
@@ -35,14 +37,20 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"Admin:   {base}/admin/")
         self.stdout.write(f"API docs: {base}/api/docs/")
-        if settings.WEBHOOKS_AUTH_KEY:
+        if not settings.WEBHOOKS_AUTH_KEY:
+            self.stdout.write("WEBHOOKS_AUTH_KEY is not set: the service key is disabled.")
+        elif settings.REDIS_URL:
+            # The production topology: its output lands in process logs, so name the key only.
+            self.stdout.write(
+                f"Call the API with the service key in WEBHOOKS_AUTH_KEY ({_key_source()}), e.g.:"
+                f'\n  curl -H "Authorization: Access $WEBHOOKS_AUTH_KEY" {base}/api/event-types'
+            )
+        else:
             self.stdout.write(
                 "Call the API with the service key, e.g.:\n"
                 f"  curl -H 'Authorization: Access {settings.WEBHOOKS_AUTH_KEY}' "
                 f"{base}/api/event-types"
             )
-        else:
-            self.stdout.write("WEBHOOKS_AUTH_KEY is not set: the service key is disabled.")
 
     def _write_env(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,3 +63,12 @@ class Command(BaseCommand):
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         self.stdout.write(f"Wrote {path} (service key and encryption key for this install).")
+
+
+def _key_source() -> str:
+    """Return where WEBHOOKS_AUTH_KEY comes from: the environment, or `make run`'s env file."""
+    path = settings.VAR_DIR / LOCAL_ENV
+    line = f"WEBHOOKS_AUTH_KEY={settings.WEBHOOKS_AUTH_KEY}"
+    if path.exists() and line in path.read_text().splitlines():
+        return f"set in {path}"
+    return "set in the environment"
