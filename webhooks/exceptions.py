@@ -62,3 +62,17 @@ def exception_handler(exc, context):
         # `raise ValidationError("msg")` gives a bare list: keep every 400 an object.
         response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
     return response
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    """An Idempotency-Key sent again with another type or other data: refused, nothing stored."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_reused"
+
+    def __init__(self, event_id: object):
+        self.event_id = event_id
+        super().__init__(
+            f"This Idempotency-Key was used for event {event_id} with other content; "
+            "send the same type and data, or use a new key."
+        )
