@@ -416,6 +416,19 @@ def test_a_nul_where_the_event_is_filtered_on_answers_400_naming_it(service_clie
 
 
 @pytest.mark.django_db
+def test_a_nul_elsewhere_in_the_data_is_stored_and_sent_escaped(service_client):
+    data = deploy_data()
+    data["config"]["params"]["note"] = "a\x00b"
+
+    response = emit(service_client, uuid.uuid4(), data)
+
+    assert response.status_code == 202
+    body = Event.objects.get(id=response.json()["id"]).body
+    assert '"note":"a\\u0000b"' in body
+    assert json.loads(body)["data"] == data
+
+
+@pytest.mark.django_db
 def test_a_nul_in_the_idempotency_key_answers_400(service_client):
     response = emit(service_client, uuid.uuid4(), key="deploy\x00")
 
