@@ -416,6 +416,19 @@ def test_a_nul_where_the_event_is_filtered_on_answers_400_naming_it(service_clie
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["prod\x00", "p" * 256])
+def test_an_undeclared_reference_that_filters_match_is_checked_too(service_client, slug):
+    data = copy.deepcopy(events.EVENT_TYPES["variant.created"].example)
+    data["environment_ref"] = {"slug": slug}  # an extra field: the schema allows it
+
+    response = emit(service_client, uuid.uuid4(), data, "variant.created")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["data.environment_ref.slug"]
+    assert written() == (0, 0)
+
+
+@pytest.mark.django_db
 def test_a_nul_elsewhere_in_the_data_is_stored_and_sent_escaped(service_client):
     data = deploy_data()
     data["config"]["params"]["note"] = "a\x00b"

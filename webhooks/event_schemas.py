@@ -8,7 +8,7 @@ the small helpers below so that a reference or a lifecycle reads the same in eve
 from typing import Any
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-MAX_REF_CHARS = 255  # an id or a slug: they are stored in varchar(255) columns for filtering
+MAX_REF_CHARS = 255  # an id or a slug: filters match them in varchar(255) columns
 
 Schema = dict[str, Any]
 
@@ -26,19 +26,11 @@ def _text(description: str | None = None, *, max_length: int | None = None) -> S
     return schema
 
 
-# Ids and slugs end up in PostgreSQL columns, which can't hold a NUL character; DRF trimmed
-# required text, so text of spaces only was blank.
-NO_NUL = "^[^\\u0000]*$"
-NOT_BLANK = "\\S"
-NOT_BLANK_NO_NUL = "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$"
-PATTERN_MESSAGES = {
-    NO_NUL: "Null characters are not allowed.",
-    NOT_BLANK: "This field may not be blank.",
-    NOT_BLANK_NO_NUL: "This field may not be blank or hold null characters.",
-}
+NOT_BLANK = "\\S"  # DRF trimmed required text, so text of spaces only was blank
+PATTERN_MESSAGES = {NOT_BLANK: "This field may not be blank."}
 ID_OR_SLUG = "Give an id or a slug."  # what failing id_or_slug_reference()'s anyOf means
 
-_REF_TEXT: Schema = {**_text(max_length=MAX_REF_CHARS), "pattern": NO_NUL}
+_REF_TEXT: Schema = _text(max_length=MAX_REF_CHARS)
 _REQUIRED_TEXT: Schema = {"type": "string", "pattern": NOT_BLANK}
 
 
@@ -73,7 +65,7 @@ def id_or_slug_reference(description: str | None = None) -> Schema:
 def slug_reference(description: str) -> Schema:
     """Return a reference that must carry a slug (environments are matched by slug)."""
     schema = reference(description)
-    slug = {"type": "string", "maxLength": MAX_REF_CHARS, "pattern": NOT_BLANK_NO_NUL}
+    slug = {**_REQUIRED_TEXT, "maxLength": MAX_REF_CHARS}
     schema["properties"] = {**schema["properties"], "slug": slug}
     return {**schema, "required": ["slug"]}
 

@@ -144,16 +144,30 @@ def validate_data(event_type: EventType, data: Any) -> None:
         raise ValidationError(errors)
 
 
+_SCOPE = (("application_ref", "id"), ("application_ref", "slug"), ("environment_ref", "slug"))
+
+
 def scope(data: dict) -> tuple[str, str, str]:
-    """Return the (application id, application slug, environment slug) that filters match."""
-    holder = data.get("config") if isinstance(data.get("config"), dict) else data
-    application = holder.get("application_ref") or {}
-    environment = holder.get("environment_ref") or {}
-    return (
-        str(application.get("id") or ""),
-        str(application.get("slug") or ""),
-        str(environment.get("slug") or ""),
-    )
+    """Return the (application id, application slug, environment slug) that filters match.
+
+    They are stored in columns, so one that a column can't hold (a NUL character, or over 255
+    characters) raises a ValidationError keyed by its field path. The references may also be
+    extra fields that no schema declares.
+    """
+    in_config = isinstance(data.get("config"), dict)
+    holder, prefix = (data["config"], "data.config") if in_config else (data, "data")
+    found, errors = [], {}
+    for name, key in _SCOPE:
+        reference = holder.get(name)
+        value = reference.get(key) if isinstance(reference, dict) else None
+        text = str(value) if value else ""
+        if "\x00" in text or len(text) > event_schemas.MAX_REF_CHARS:
+            message = f"At most {event_schemas.MAX_REF_CHARS} characters, and no NUL character."
+            errors[f"{prefix}.{name}.{key}"] = [message]
+        found.append(text)
+    if errors:
+        raise ValidationError(errors)
+    return found[0], found[1], found[2]
 
 
 def format_timestamp(moment: datetime) -> str:
