@@ -38,6 +38,11 @@ class EmittedEvent(serializers.Serializer):
     deliveries = serializers.IntegerField(help_text="How many webhooks the event fans out to.")
 
 
+class IdempotencyConflict(serializers.Serializer):
+    detail = serializers.CharField()
+    event_id = serializers.UUIDField(help_text="The event stored with this key first.")
+
+
 class EventTypeInfo(serializers.Serializer):
     type = serializers.CharField()
     description = serializers.CharField()

@@ -30,6 +30,7 @@ from webhooks.serializers.events import (
     EventFilters,
     EventSerializer,
     EventTypeInfo,
+    IdempotencyConflict,
 )
 from webhooks.services.emit import emit_webhook_event
 
@@ -138,7 +139,7 @@ class EventListView(ProjectEvents, generics.ListAPIView):
             202: OpenApiResponse(EmittedEvent, "A new event, fanned out to `deliveries` webhooks."),
             200: OpenApiResponse(EmittedEvent, "The key was seen before: the same event, no new."),
             409: OpenApiResponse(
-                ErrorSerializer, "The key was seen before with another type or other data."
+                IdempotencyConflict, "The key was seen before with another type or other data."
             ),
             413: OpenApiResponse(
                 ErrorSerializer, "The body is over WEBHOOKS['MAX_PAYLOAD_BYTES'] (256 KiB)."
