@@ -1,4 +1,4 @@
-"""Compiled validators of event data: about a microsecond when the data is valid, and every
+"""Compiled validators of event data: a few microseconds when the data is valid, and every
 failing field path, keyed as "data.config.environment_ref.slug", when it is not.
 
 jsonschema-rs compiles each JSON Schema document once (docs/performance.md, "Emit validation",
