@@ -7,9 +7,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
@@ -18,6 +20,7 @@ from tests.factories import EventFactory, WebhookFactory
 from webhooks import events
 from webhooks.engine import wakeups
 from webhooks.engine.lanes import deliver
+from webhooks.exceptions import IdempotencyKeyReused
 from webhooks.models import Delivery, Event
 from webhooks.services import emit_webhook_event
 from webhooks.services.emit import PayloadTooLarge
@@ -177,16 +180,75 @@ def test_nothing_is_half_written_when_the_fan_out_fails(monkeypatch):
 def test_the_same_idempotency_key_answers_200_with_the_same_event(service_client):
     project = uuid.uuid4()
     WebhookFactory.create_batch(2, project_id=project)
+    reordered = deploy_data()
+    reordered["config"] = dict(reversed(reordered["config"].items()))
 
     first = emit(service_client, project, key="deploy:env-rev-42")
     again = emit(service_client, project, key="deploy:env-rev-42")
-    changed = emit(service_client, project, deploy_data("staging"), key="deploy:env-rev-42")
+    same_content = emit(service_client, project, reordered, key="deploy:env-rev-42")
 
     assert first.status_code == 202
-    assert (again.status_code, changed.status_code) == (200, 200)
-    assert again.json() == changed.json() == first.json()
+    assert (again.status_code, same_content.status_code) == (200, 200)
+    assert again.json() == same_content.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert written() == (1, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "event_type"),
+    [
+        (deploy_data("staging"), "config.deployed"),
+        (copy.deepcopy(events.EVENT_TYPES["config.committed"].example), "config.committed"),
+    ],
+)
+def test_a_key_reused_with_other_content_answers_409_naming_the_first_event(
+    service_client, data, event_type
+):
+    project = uuid.uuid4()
+    WebhookFactory(project_id=project, event_types=["*"])
+    first = emit(service_client, project, key="deploy:env-rev-42").json()["id"]
+
+    reused = emit(service_client, project, data, event_type, key="deploy:env-rev-42")
+
+    assert reused.status_code == 409
+    assert reused.json() == {"detail": IdempotencyKeyReused.message, "event_id": first}
+    assert written() == (1, 1)
+    with pytest.raises(IdempotencyKeyReused) as caught:
+        emit_webhook_event(project, event_type, data, "deploy:env-rev-42")
+    assert str(caught.value.event_id) == first
+
+
+@pytest.mark.django_db
+def test_events_stored_without_a_content_hash_still_replay(service_client):
+    project = uuid.uuid4()
+    earlier = EventFactory(project_id=project, idempotency_key="old-key", content_hash="")
+
+    response = emit(service_client, project, key="old-key")
+
+    assert (response.status_code, response.json()["id"]) == (200, str(earlier.id))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_non_ascii_idempotency_key_is_stored_as_sent(live_server):
+    project = uuid.uuid4()
+    url = f"{live_server.url}/api/projects/{project}/events"
+    body = {"type": "config.deployed", "data": deploy_data()}
+    auth = {"Authorization": f"Access {SERVICE_KEY}"}
+
+    def post(key: bytes):
+        return requests.post(url, json=body, headers=auth | {"Idempotency-Key": key}, timeout=10)
+
+    first, again = post("déploiement ☕".encode()), post("déploiement ☕".encode())
+    latin1 = post("déploiement".encode("latin-1"))  # not UTF-8
+
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert Event.objects.get().idempotency_key == "déploiement ☕"
+    assert (latin1.status_code, list(latin1.json())) == (400, ["idempotency_key"])
+    listed = requests.get(
+        url, params={"idempotency_key": "déploiement ☕"}, headers=auth, timeout=10
+    )
+    assert [e["id"] for e in listed.json()["results"]] == [first.json()["id"]]
 
 
 @pytest.mark.django_db
@@ -315,6 +377,76 @@ def test_idempotency_keys_hold_at_most_255_characters(service_client, length, st
 
     assert response.status_code == status
     assert Event.objects.count() == (1 if status == 202 else 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["type", "environment", "application", "idempotency_key"])
+def test_a_nul_in_a_list_filter_answers_400_naming_it(service_client, name):
+    response = service_client.get(f"/api/projects/{uuid.uuid4()}/events", {name: "a\x00b"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reference", "key"),
+    [("environment_ref", "slug"), ("application_ref", "slug"), ("application_ref", "id")],
+)
+def test_a_nul_where_the_event_is_filtered_on_answers_400_naming_it(service_client, reference, key):
+    data = deploy_data()
+    data["config"][reference][key] = "prod\x00"
+
+    response = emit(service_client, uuid.uuid4(), data)
+
+    assert response.status_code == 400
+    assert f"data.config.{reference}.{key}" in response.json()
+    assert written() == (0, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["prod\x00", "p" * 256])
+def test_an_undeclared_reference_that_filters_match_is_checked_too(service_client, slug):
+    data = copy.deepcopy(events.EVENT_TYPES["variant.created"].example)
+    data["environment_ref"] = {"slug": slug}  # an extra field: the schema allows it
+
+    response = emit(service_client, uuid.uuid4(), data, "variant.created")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["data.environment_ref.slug"]
+    assert written() == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_nul_elsewhere_in_the_data_is_stored_and_sent_escaped(service_client):
+    data = deploy_data()
+    data["config"]["params"]["note"] = "a\x00b"
+
+    response = emit(service_client, uuid.uuid4(), data)
+
+    assert response.status_code == 202
+    body = Event.objects.get(id=response.json()["id"]).body
+    assert '"note":"a\\u0000b"' in body
+    assert json.loads(body)["data"] == data
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_idempotency_key_answers_400(service_client):
+    response = emit(service_client, uuid.uuid4(), key="deploy\x00")
+
+    assert (response.status_code, list(response.json())) == (400, ["idempotency_key"])
+    with pytest.raises(ValidationError):
+        emit_webhook_event(uuid.uuid4(), "config.deployed", deploy_data(), "deploy\x00")
+    assert written() == (0, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/api/projects/%00/events", f"/api/projects/{uuid.uuid4()}/events/%00"]
+)
+def test_a_nul_in_a_path_is_not_found(service_client, path):
+    assert service_client.get(path).status_code == 404
+    assert service_client.post(path, {}, format="json").status_code == 404
 
 
 @pytest.mark.django_db

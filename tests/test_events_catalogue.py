@@ -2,9 +2,13 @@
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import jsonschema
 import pytest
 from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
@@ -149,6 +153,7 @@ def test_event_types_are_served_to_any_key(make_key_client, scopes):
     assert deployed["emittable"] is True
     assert served["webhook.test"]["emittable"] is False
     assert deployed["example"] == events.example_envelope("config.deployed")
+    assert deployed["schema"] == DEPLOYED.schema  # the very document emits are checked against
     config = deployed["schema"]["properties"]["config"]
     assert deployed["schema"]["required"] == ["config"]
     assert config["required"] == ["application_ref", "environment_ref"]
@@ -163,3 +168,67 @@ def test_event_types_need_a_caller(service_client):
     bad.credentials(HTTP_AUTHORIZATION="ApiKey ak_nope.nope")
     assert bad.get("/api/event-types").status_code == 401
     assert service_client.get("/api/event-types").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "message"),
+    [
+        (deploy_data(environment_ref={"id": "x"}), "data.config.environment_ref.slug", "required"),
+        (deploy_data(environment_ref={"slug": "  "}), "data.config.environment_ref.slug", "blank"),
+        (deploy_data(environment_ref=None), "data.config.environment_ref", "not be null"),
+        (deploy_data(application_ref={"slug": ""}), "data.config.application_ref", "id or a slug"),
+        (deploy_data(variant_ref={"version": "3"}), "data.config.variant_ref.version", "integer"),
+        (deploy_data(params=[]), "data.config.params", "Expected an object."),
+        (deploy_data(url=5), "data.config.url", "Expected a string."),
+        (
+            deploy_data(environment_ref={"slug": "p" * 256}),
+            "data.config.environment_ref.slug",
+            "no more than 255 characters",
+        ),
+        (
+            deploy_data(variant_lifecycle={"created_at": "yesterday"}),
+            "data.config.variant_lifecycle.created_at",
+            "ISO 8601",
+        ),
+        (["a", "list"], "data", "Expected an object."),
+    ],
+)
+def test_each_failing_field_gets_a_message_a_person_can_act_on(data, path, message):
+    errors = errors_of(DEPLOYED, data)
+
+    assert list(errors) == [path]
+    assert message in " ".join(errors[path])
+
+
+def test_lifecycle_times_are_iso_8601_with_or_without_an_offset():
+    for moment in ("2025-06-02T09:29:58Z", "2025-06-02T09:29:58.12+02:00", "2025-06-02 09:29"):
+        events.validate_data(DEPLOYED, deploy_data(variant_lifecycle={"updated_at": moment}))
+
+
+@pytest.mark.parametrize("name", events.subscribable_types())
+def test_each_schema_is_a_json_schema_a_receiver_can_use(name):
+    event_type = events.EVENT_TYPES[name]
+    validator = jsonschema.Draft202012Validator(
+        event_type.schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+    validator.check_schema(event_type.schema)
+    assert event_type.schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    validator.validate(event_type.example)
+
+
+def test_the_catalogue_imports_no_serializer_nor_model():
+    code = (
+        "import sys, webhooks.events; "
+        "print(sorted(m for m in sys.modules if m.startswith('webhooks.')))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webhooks_project.test_settings"}
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    loaded = result.stdout.strip()
+    assert loaded == "['webhooks.event_schemas', 'webhooks.event_validation', 'webhooks.events']", (
+        result.stderr
+    )

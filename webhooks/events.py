@@ -1,22 +1,16 @@
 """The event-type catalogue: data schemas, example payloads and the envelope events are sent in."""
 
-import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rest_framework import serializers
+import orjson
 from rest_framework.exceptions import ValidationError
-from rest_framework.settings import api_settings
 
-from webhooks.serializers.events import (
-    ConfigCommittedData,
-    ConfigDeployedData,
-    EvaluationCompletedData,
-    VariantCreatedData,
-    VariantDeletedData,
-    WebhookTestData,
-)
+from webhooks import event_schemas
+from webhooks.event_schemas import Schema
+from webhooks.event_validation import compile_schema
 
 WILDCARD = "*"  # in a webhook's event_types: every type
 
@@ -27,9 +21,13 @@ class EventType:
 
     name: str
     description: str
-    schema: type[serializers.Serializer]
+    schema: Schema  # JSON Schema of the data, served by GET /api/event-types
     example: dict[str, Any]
     emittable: bool = True
+    errors: Callable[[Any], dict[str, list[str]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "errors", compile_schema(self.schema))
 
 
 _APP = {"id": "0192a45d-5ba1-757e-a983-787a66a4e78d", "slug": "support-bot", "version": None}
@@ -77,31 +75,31 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(
             "config.deployed",
             "A prompt config was deployed to an environment.",
-            ConfigDeployedData,
+            event_schemas.CONFIG_DEPLOYED,
             {"config": _CONFIG, "deployed_by": _USER},
         ),
         EventType(
             "config.committed",
             "A new config version was committed to a variant.",
-            ConfigCommittedData,
+            event_schemas.CONFIG_COMMITTED,
             {"config": {**_CONFIG, "environment_ref": None}, "committed_by": _USER},
         ),
         EventType(
             "variant.created",
             "A variant was created.",
-            VariantCreatedData,
+            event_schemas.VARIANT_CREATED,
             {"application_ref": _APP, "variant_ref": _VARIANT, "created_by": _USER},
         ),
         EventType(
             "variant.deleted",
             "A variant was deleted.",
-            VariantDeletedData,
+            event_schemas.VARIANT_DELETED,
             {"application_ref": _APP, "variant_ref": _VARIANT, "deleted_by": _USER},
         ),
         EventType(
             "evaluation.completed",
             "An evaluation run finished.",
-            EvaluationCompletedData,
+            event_schemas.EVALUATION_COMPLETED,
             {
                 "evaluation": {"id": "0196f0b0-0000-7000-8000-00000000e001", "status": "success"},
                 "application_ref": _APP,
@@ -111,7 +109,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(
             "webhook.test",
             "A test ping sent from the API or the admin; not emittable.",
-            WebhookTestData,
+            event_schemas.WEBHOOK_TEST,
             {"webhook_id": "0196f0c0-0000-7000-8000-00000000a001", "message": "Test event."},
             emittable=False,
         ),
@@ -141,39 +139,35 @@ def emittable(name: str) -> EventType:
 
 def validate_data(event_type: EventType, data: Any) -> None:
     """Raise a ValidationError keyed by field path ("data.config.environment_ref.slug")."""
-    schema = event_type.schema(data=data)
-    if not schema.is_valid():
-        raise ValidationError(error_paths(schema.errors, "data"))
+    errors = event_type.errors(data)
+    if errors:
+        raise ValidationError(errors)
 
 
-def error_paths(detail: Any, path: str) -> dict[str, list[str]]:
-    """Flatten DRF's nested error detail into {"a.b.c": [messages]}."""
-    if isinstance(detail, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            sub = path if key == api_settings.NON_FIELD_ERRORS_KEY else f"{path}.{key}"
-            for sub_path, messages in error_paths(value, sub).items():
-                flat.setdefault(sub_path, []).extend(messages)
-        return flat
-    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
-        flat = {}
-        for index, item in enumerate(detail):
-            flat.update(error_paths(item, f"{path}.{index}"))
-        return flat
-    messages = detail if isinstance(detail, list) else [detail]
-    return {path: [str(message) for message in messages]}
+_SCOPE = (("application_ref", "id"), ("application_ref", "slug"), ("environment_ref", "slug"))
 
 
 def scope(data: dict) -> tuple[str, str, str]:
-    """Return the (application id, application slug, environment slug) that filters match."""
-    holder = data.get("config") if isinstance(data.get("config"), dict) else data
-    application = holder.get("application_ref") or {}
-    environment = holder.get("environment_ref") or {}
-    return (
-        str(application.get("id") or ""),
-        str(application.get("slug") or ""),
-        str(environment.get("slug") or ""),
-    )
+    """Return the (application id, application slug, environment slug) that filters match.
+
+    They are stored in columns, so one that a column can't hold (a NUL character, or over 255
+    characters) raises a ValidationError keyed by its field path. The references may also be
+    extra fields that no schema declares.
+    """
+    in_config = isinstance(data.get("config"), dict)
+    holder, prefix = (data["config"], "data.config") if in_config else (data, "data")
+    found, errors = [], {}
+    for name, key in _SCOPE:
+        reference = holder.get(name)
+        value = reference.get(key) if isinstance(reference, dict) else None
+        text = str(value) if value else ""
+        if "\x00" in text or len(text) > event_schemas.MAX_REF_CHARS:
+            message = f"At most {event_schemas.MAX_REF_CHARS} characters, and no NUL character."
+            errors[f"{prefix}.{name}.{key}"] = [message]
+        found.append(text)
+    if errors:
+        raise ValidationError(errors)
+    return found[0], found[1], found[2]
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -194,8 +188,9 @@ def render_envelope(
         "project_id": str(project_id),
         "data": data,
     }
-    # No sort_keys: receivers see Agenta's config in the order Agenta wrote it.
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # orjson writes compact UTF-8 and keeps key order: receivers see Agenta's config in the
+    # order Agenta wrote it.
+    return orjson.dumps(envelope).decode()
 
 
 def example_envelope(name: str) -> dict[str, Any]:
@@ -207,4 +202,4 @@ def example_envelope(name: str) -> dict[str, Any]:
         datetime(2025, 6, 2, 9, 30, tzinfo=UTC),
         EVENT_TYPES[name].example,
     )
-    return json.loads(body)
+    return orjson.loads(body)

@@ -62,3 +62,21 @@ def exception_handler(exc, context):
         # `raise ValidationError("msg")` gives a bare list: keep every 400 an object.
         response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
     return response
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    """An Idempotency-Key sent again with another type or other data: refused, nothing stored.
+
+    The answer names the event stored with the key first: `{"detail": ..., "event_id": ...}`.
+    """
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_reused"
+    message = (
+        "This Idempotency-Key was used before with another type or other data; nothing was "
+        "stored. Send the same content again, or use a new key."
+    )
+
+    def __init__(self, event_id: object):
+        self.event_id = event_id
+        super().__init__({"detail": self.message, "event_id": str(event_id)})

@@ -96,6 +96,9 @@ class Event(models.Model):
     type = models.CharField(max_length=100)
     body = models.TextField()  # compact UTF-8 JSON envelope; TEXT, not JSONB, so keys keep order
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # sha256 of the type and data sent with the idempotency key: a reuse with other content is
+    # refused. Empty without a key, and on events stored before it was kept.
+    content_hash = models.CharField(max_length=64, blank=True, default="")
     application_id = models.CharField(max_length=255, blank=True, default="")
     application_slug = models.CharField(max_length=255, blank=True, default="")
     environment = models.CharField(max_length=255, blank=True, default="")

@@ -1,23 +1,23 @@
 """Emit an event: validate it, store it once, and fan it out to the matching webhooks."""
 
-import json
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions
 
-from webhooks import events
+from webhooks import emit_store, events
 from webhooks.conf import app_settings
 from webhooks.engine import wakeups
-from webhooks.exceptions import PayloadTooLarge
-from webhooks.models import Delivery, Event, Webhook
-from webhooks.services import pgsql
+from webhooks.exceptions import IdempotencyKeyReused, PayloadTooLarge
+from webhooks.models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,10 @@ def emit_webhook_event(
 ) -> Event:
     """Store the event and one pending delivery per matching webhook, or replay a known key.
 
-    The returned event carries `created` (False when the key was seen before, in which case
-    nothing was written) and `delivery_count`. Bad input raises a DRF ValidationError keyed by
-    field path, or PayloadTooLarge; nothing is written then.
+    The returned event carries `created` (False when the key was seen before with the same type
+    and data, in which case nothing was written) and `delivery_count`. Bad input raises a DRF
+    ValidationError keyed by field path, or PayloadTooLarge; a key seen before with other
+    content raises IdempotencyKeyReused (409). Nothing is written then.
     """
     kind = events.emittable(event_type)
     data = _plain_json(data)
@@ -48,6 +49,7 @@ def emit_webhook_event(
         project_id=project_id,
         type=event_type,
         idempotency_key=idempotency_key,
+        content_hash=_content_hash(event_type, data) if idempotency_key is not None else "",
         application_id=application_id,
         application_slug=application_slug,
         environment=environment,
@@ -56,31 +58,35 @@ def emit_webhook_event(
         event.id, event_type, project_id, occurred_at or timezone.now(), data
     )
     _check_size(event.body)
+    webhook_ids = [
+        webhook_id
+        for webhook_id, types, filters in emit_store.subscriptions(project_id)
+        if _matches(types, filters, event)
+    ]
+    now = timezone.now()
     try:
         # One transaction: the event and its deliveries exist together or not at all. Inside a
         # caller's transaction this is a savepoint, so a duplicate key leaves that usable.
         with transaction.atomic():
-            event.save(force_insert=True)
-            deliveries = _fan_out(event)
+            delivery_ids = emit_store.insert(event, webhook_ids, now)
+            wakeups.wake_after_commit(webhook_ids)
     except IntegrityError:
         # The unique (project, idempotency key) constraint decides races: exactly one insert wins
         # and every other caller, once it has committed, reads the winner.
-        existing = _existing(project_id, idempotency_key)
+        existing = _existing(event)
         if existing is None:
             raise
         logger.info("event %s replayed for idempotency key of project %s", existing.id, project_id)
         return existing
-    event.created, event.delivery_count = True, len(deliveries)
-    logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(deliveries))
+    event.created, event.delivery_count = True, len(delivery_ids)
+    logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(delivery_ids))
     return event
 
 
-def webhook_matches(webhook: Webhook, event: Event) -> bool:
-    """Return whether webhook subscribes to event's type and its filters admit the event."""
-    types = webhook.event_types or []
+def _matches(types: list[str], filters: dict, event: Event) -> bool:
+    """Return whether a webhook's event types and filters admit the event."""
     if event.type not in types and events.WILDCARD not in types:
         return False
-    filters = webhook.filters or {}
     applications = _normalised(filters.get("applications") or [])
     if applications and not applications & _normalised(
         [event.application_id, event.application_slug]
@@ -90,41 +96,39 @@ def webhook_matches(webhook: Webhook, event: Event) -> bool:
     return not environments or event.environment in environments
 
 
-def _fan_out(event: Event) -> list[Delivery]:
-    # A constant number of queries whatever the fan-out: one read, one bulk insert. Secrets are
-    # deferred so matching decrypts nothing.
-    candidates = Webhook.objects.filter(
-        project_id=event.project_id, is_active=True, deleted_at__isnull=True
-    ).only("id", "event_types", "filters")
-    now = timezone.now()
-    deliveries = [
-        Delivery(event=event, webhook_id=webhook.id, next_attempt_at=now)
-        for webhook in candidates
-        if webhook_matches(webhook, event)
-    ]
-    if pgsql.supported():  # performance: bulk_create cost 3 ms of CPU for 50 deliveries
-        pgsql.insert_all(deliveries)
-    else:
-        Delivery.objects.bulk_create(deliveries)
-    wakeups.wake_after_commit([delivery.webhook_id for delivery in deliveries])
-    return deliveries
-
-
-def _existing(project_id: uuid.UUID, idempotency_key: str | None) -> Event | None:
-    if idempotency_key is None:
+def _existing(event: Event) -> Event | None:
+    """Return the event stored earlier with the same key, if its content is the same."""
+    if event.idempotency_key is None:
         return None
-    event = Event.objects.filter(project_id=project_id, idempotency_key=idempotency_key).first()
-    if event is not None:
-        event.created, event.delivery_count = False, event.deliveries.count()
-    return event
+    earlier = Event.objects.filter(
+        project_id=event.project_id, idempotency_key=event.idempotency_key
+    ).first()
+    if earlier is None:
+        return None
+    # Events stored before content hashes were kept have none: they replay as they did.
+    if earlier.content_hash and earlier.content_hash != event.content_hash:
+        raise IdempotencyKeyReused(earlier.id)
+    earlier.created, earlier.delivery_count = False, earlier.deliveries.count()
+    return earlier
+
+
+def _content_hash(event_type: str, data: Any) -> str:
+    # Sorted keys: the same content sent again with its keys in another order is the same.
+    canonical = orjson.dumps([event_type, data], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+_PLAIN_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+_to_json = DjangoJSONEncoder().default  # datetimes, Decimals, lazy strings: as json.dumps did
 
 
 def _plain_json(data: Any) -> Any:
     # In-process callers may pass UUIDs and datetimes (a pydantic model_dump()); make them the
-    # JSON the receivers will see, so validation and the stored body agree.
+    # JSON the receivers will see, so validation and the stored body agree. orjson writes NaN
+    # and infinities as null, and refuses lone surrogates and nesting deeper than 254.
     try:
-        return json.loads(json.dumps(data, cls=DjangoJSONEncoder, allow_nan=False))
-    except (TypeError, ValueError, RecursionError) as exc:
+        return orjson.loads(orjson.dumps(data, default=_to_json, option=_PLAIN_OPTIONS))
+    except orjson.JSONEncodeError as exc:
         raise exceptions.ValidationError({"data": [f"Not JSON: {exc}."]}) from exc
 
 
@@ -137,13 +141,12 @@ def _check_key(idempotency_key: str | None) -> None:
         raise exceptions.ValidationError(
             {"idempotency_key": [f"At most {IDEMPOTENCY_KEY_MAX_CHARS} characters."]}
         )
+    if "\x00" in idempotency_key:  # PostgreSQL can't store it
+        raise exceptions.ValidationError({"idempotency_key": ["Null characters are not allowed."]})
 
 
 def _check_size(body: str) -> None:
-    try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") parsed from a JSON escape
-        raise exceptions.ValidationError({"data": ["Contains invalid Unicode."]}) from exc
+    size = len(body.encode("utf-8"))
     limit = app_settings.MAX_PAYLOAD_BYTES
     if size > limit:
         raise PayloadTooLarge(f"The event is {size} bytes; the limit is {limit}.")

@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics, permissions, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,9 +27,10 @@ from webhooks.serializers.events import (
     EmitEvent,
     EmittedEvent,
     EventDetailSerializer,
+    EventFilters,
     EventSerializer,
     EventTypeInfo,
-    json_schema,
+    IdempotencyConflict,
 )
 from webhooks.services.emit import emit_webhook_event
 
@@ -71,6 +73,17 @@ def _check_body_size(request) -> None:
         raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit}.")
 
 
+def _idempotency_key(request) -> str | None:
+    """Return the Idempotency-Key header as sent: UTF-8, which WSGI hands over as latin-1."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError as exc:
+        raise ValidationError({"idempotency_key": ["Must be UTF-8 text."]}) from exc
+
+
 @extend_schema_view(
     get=extend_schema(
         operation_id="events_list",
@@ -94,7 +107,9 @@ class EventListView(ProjectEvents, generics.ListAPIView):
 
     def get_queryset(self):
         found = self.project_events().defer("body")
-        params = self.request.query_params
+        filters = EventFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
         for name in ("type", "environment", "idempotency_key"):
             if params.get(name):
                 found = found.filter(**{name: params[name]})
@@ -124,6 +139,9 @@ class EventListView(ProjectEvents, generics.ListAPIView):
         responses={
             202: OpenApiResponse(EmittedEvent, "A new event, fanned out to `deliveries` webhooks."),
             200: OpenApiResponse(EmittedEvent, "The key was seen before: the same event, no new."),
+            409: OpenApiResponse(
+                IdempotencyConflict, "The key was seen before with another type or other data."
+            ),
             413: OpenApiResponse(
                 ErrorSerializer, "The body is over WEBHOOKS['MAX_PAYLOAD_BYTES'] (256 KiB)."
             ),
@@ -133,10 +151,12 @@ class EventListView(ProjectEvents, generics.ListAPIView):
                 "Idempotency-Key",
                 str,
                 OpenApiParameter.HEADER,
-                description="At most 255 characters; a repeat answers 200 with the same event.",
+                description="At most 255 characters of UTF-8; a repeat with the same type and "
+                "data answers 200 with the same event, with other content 409.",
             )
         ],
-        description="Emit an event: 202 when new, 200 when the Idempotency-Key was seen before.",
+        description="Emit an event: 202 when new, 200 when the Idempotency-Key was seen before "
+        "with the same type and data, 409 when with other content.",
     )
     def post(self, request, project_id):
         _check_body_size(request)
@@ -146,7 +166,7 @@ class EventListView(ProjectEvents, generics.ListAPIView):
             project_id,
             body.validated_data["type"],
             body.validated_data["data"],
-            request.headers.get("Idempotency-Key"),
+            _idempotency_key(request),
             occurred_at=body.validated_data.get("occurred_at"),
         )
         answer = EmittedEvent(
@@ -197,7 +217,7 @@ class EventTypeListView(APIView):
                     "type": event_type.name,
                     "description": event_type.description,
                     "emittable": event_type.emittable,
-                    "schema": json_schema(event_type.schema()),
+                    "schema": event_type.schema,
                     "example": events.example_envelope(event_type.name),
                 }
                 for event_type in events.EVENT_TYPES.values()
