@@ -5,10 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import jsonschema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
+from webhooks.operator_events import OPERATOR_EVENT_TYPES
 from webhooks.serializers.events import (
     ConfigCommittedData,
     ConfigDeployedData,
@@ -27,9 +29,10 @@ class EventType:
 
     name: str
     description: str
-    schema: type[serializers.Serializer]
+    schema: type[serializers.Serializer] | dict[str, Any]  # a dict is a JSON Schema
     example: dict[str, Any]
     emittable: bool = True
+    operator_only: bool = False  # sent to the operator's webhook only (webhooks/operator_events)
 
 
 _APP = {"id": "0192a45d-5ba1-757e-a983-787a66a4e78d", "slug": "support-bot", "version": None}
@@ -117,11 +120,15 @@ EVENT_TYPES: dict[str, EventType] = {
         ),
     ]
 }
+EVENT_TYPES.update(
+    (name, EventType(name, *entry, emittable=False, operator_only=True))
+    for name, entry in OPERATOR_EVENT_TYPES.items()
+)
 
 
 def subscribable_types() -> list[str]:
     """Return the names a webhook may list in event_types (besides "*")."""
-    return list(EVENT_TYPES)
+    return [t.name for t in EVENT_TYPES.values() if not t.operator_only]
 
 
 def emittable_types() -> list[str]:
@@ -129,9 +136,14 @@ def emittable_types() -> list[str]:
     return [t.name for t in EVENT_TYPES.values() if t.emittable]
 
 
-def emittable(name: str) -> EventType:
-    """Return the event type called name, or raise a ValidationError naming the known ones."""
+def emittable(name: str, operator: bool = False) -> EventType:
+    """Return the event type called name, or raise a ValidationError naming the known ones.
+
+    operator: the event goes to the operator's project, which takes operator types only.
+    """
     event_type = EVENT_TYPES.get(name)
+    if operator and event_type is not None and event_type.operator_only:
+        return event_type
     if event_type is None or not event_type.emittable:
         known = ", ".join(emittable_types())
         reason = "is not emittable" if event_type else "is not a known event type"
@@ -141,6 +153,15 @@ def emittable(name: str) -> EventType:
 
 def validate_data(event_type: EventType, data: Any) -> None:
     """Raise a ValidationError keyed by field path ("data.config.environment_ref.slug")."""
+    if isinstance(event_type.schema, dict):
+        validator = jsonschema.Draft202012Validator(event_type.schema)
+        errors: dict[str, list[str]] = {}
+        for error in validator.iter_errors(data):
+            path = ".".join(["data", *(str(part) for part in error.absolute_path)])
+            errors.setdefault(path, []).append(error.message)
+        if errors:
+            raise ValidationError(errors)
+        return
     schema = event_type.schema(data=data)
     if not schema.is_valid():
         raise ValidationError(error_paths(schema.errors, "data"))

@@ -1,4 +1,4 @@
-"""Root URLs: the API under /api/, the Django admin, health probes and the OpenAPI schema."""
+"""Root URLs: the API under /api/, the admin, health probes, metrics and the OpenAPI schema."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -6,10 +6,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webhooks.views.health import healthz, readyz
+from webhooks.views.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from webhooks import retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.observability import hooks
 from webhooks.services import pgsql
 from webhooks.services.dispatch import dispatch_due, release_expired_leases
 
@@ -48,6 +49,7 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None) -> Deliver
     delivery = _claim(delivery_id, now, lease, trigger)
     if delivery is None:
         return None
+    hooks.delivery_claimed(delivery)  # HOOK(observability): ids on this attempt's log lines
     started = timezone.now()
     outcome, sent_headers = _send(delivery, started)
     return _finish(delivery, lease, started, outcome, sent_headers)
@@ -159,11 +161,14 @@ def _finish(
             ).update,
             **changes,
         )
+    health = {}
     if not released:
         logger.warning("delivery %s: lease expired during attempt %d", delivery.pk, number)
     elif outcome.error_kind != ErrorKind.WEBHOOK_DISABLED:
-        _record_health(delivery.webhook, decision, now)
+        health = _record_health(delivery.webhook, decision, now)
     _log(delivery, number, decision, error_message)
+    # HOOK(observability): metrics, log outcome and operator events of the recorded attempt.
+    hooks.attempt_finished(delivery, attempt, decision.result, health)
     return attempt
 
 
@@ -183,12 +188,15 @@ def _on_fresh_connection_if_lost(write, *args, **kwargs):
         return write(*args, **kwargs)
 
 
-def _record_health(webhook: Webhook, decision: retry.Decision, now: datetime) -> None:
-    """Clear failing_since on success, set it on a first failure, disable when due."""
+def _record_health(webhook: Webhook, decision: retry.Decision, now: datetime) -> dict:
+    """Clear failing_since on success, set it on a first failure, disable when due.
+
+    Return the failing or disabling changes written ({} when none).
+    """
     if decision.result == retry.SUCCEEDED:
         if webhook.failing_since is not None:
             Webhook.objects.filter(pk=webhook.pk).update(failing_since=None, updated_at=now)
-        return
+        return {}
     changes = {} if webhook.failing_since else {"failing_since": now}
     reason = decision.disable_reason or _auto_disable_reason(webhook, decision, now)
     if reason:
@@ -198,7 +206,9 @@ def _record_health(webhook: Webhook, decision: retry.Decision, now: datetime) ->
         # Conditional, so concurrent attempts keep the earliest failing_since.
         rows = Webhook.objects.filter(pk=webhook.pk)
         rows = rows.filter(is_active=True) if reason else rows.filter(failing_since__isnull=True)
-        rows.update(**changes, updated_at=now)
+        if rows.update(**changes, updated_at=now):
+            return changes
+    return {}
 
 
 def _auto_disable_reason(webhook: Webhook, decision: retry.Decision, now: datetime) -> str:

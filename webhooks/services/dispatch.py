@@ -1,6 +1,7 @@
 """The sweep: return expired worker leases, then kick due pending deliveries once each."""
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from webhooks.conf import app_settings
 from webhooks.models import Delivery
+from webhooks.observability import metrics
 from webhooks.services import queue
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ def dispatch_due(limit: int | None = None) -> int:
     now = timezone.now()
     release_expired_leases(now)
     ids = _reserve_due(now, limit or app_settings.DISPATCH_BATCH_SIZE)
+    metrics.sweep_completed(time.time())  # HOOK(observability): the "last sweep" gauge
     if not ids:
         return 0
     kicked = queue.kick_deliveries(ids)

@@ -16,6 +16,7 @@ from webhooks import events
 from webhooks.conf import app_settings
 from webhooks.exceptions import PayloadTooLarge
 from webhooks.models import Delivery, Event, Webhook
+from webhooks.observability import metrics
 from webhooks.services import pgsql, queue
 
 logger = logging.getLogger(__name__)
@@ -30,14 +31,16 @@ def emit_webhook_event(
     idempotency_key: str | None = None,
     *,
     occurred_at: datetime | None = None,
+    operator_event: bool = False,
 ) -> Event:
     """Store the event and one pending delivery per matching webhook, or replay a known key.
 
     The returned event carries `created` (False when the key was seen before, in which case
     nothing was written) and `delivery_count`. Bad input raises a DRF ValidationError keyed by
-    field path, or PayloadTooLarge; nothing is written then.
+    field path, or PayloadTooLarge; nothing is written then. operator_event admits the
+    operator-only types (webhooks.services.operator sends those).
     """
-    kind = events.emittable(event_type)
+    kind = events.emittable(event_type, operator=operator_event)
     data = _plain_json(data)
     events.validate_data(kind, data)
     _check_key(idempotency_key)
@@ -70,6 +73,7 @@ def emit_webhook_event(
         logger.info("event %s replayed for idempotency key of project %s", existing.id, project_id)
         return existing
     event.created, event.delivery_count = True, len(deliveries)
+    metrics.event_emitted(event.type)  # HOOK(observability): count the stored event
     logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(deliveries))
     return event
 

@@ -196,7 +196,10 @@ class EventTypeListView(APIView):
                     "type": event_type.name,
                     "description": event_type.description,
                     "emittable": event_type.emittable,
-                    "schema": json_schema(event_type.schema()),
+                    "operator_only": event_type.operator_only,
+                    "schema": event_type.schema
+                    if isinstance(event_type.schema, dict)
+                    else json_schema(event_type.schema()),
                     "example": events.example_envelope(event_type.name),
                 }
                 for event_type in events.EVENT_TYPES.values()
