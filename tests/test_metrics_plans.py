@@ -41,6 +41,8 @@ FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM webhooks_event) e
 CROSS JOIN (SELECT id, row_number() OVER (ORDER BY id) AS m FROM webhooks_webhook) w
 CROSS JOIN LATERAL (SELECT (e.n + w.m) % 1000 AS k) s
 """
+
+
 @pytest.fixture(scope="module")
 def million(django_db_setup, django_db_blocker):
     """Fill the test database's tables once; empty them afterwards for the other modules."""
