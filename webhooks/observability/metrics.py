@@ -5,7 +5,16 @@ PROMETHEUS_MULTIPROC_DIR set in the environment before the process starts, the v
 files in that directory, and /metrics adds up the files of every process on the machine.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+import socket
+
+from prometheus_client import Counter, Gauge, Histogram, values
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Containers sharing one directory (docker-compose.yml) each number their processes from 1:
+    # name each process's files by host and pid, so two processes never write the same file.
+    _HOST = socket.gethostname()
+    values.ValueClass = values.MultiProcessValue(lambda: f"{_HOST}-{os.getpid()}")
 
 SUCCESS = "success"
 HTTP_ERROR = "http_error"

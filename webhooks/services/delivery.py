@@ -166,9 +166,9 @@ def _finish(
         logger.warning("delivery %s: lease expired during attempt %d", delivery.pk, number)
     elif outcome.error_kind != ErrorKind.WEBHOOK_DISABLED:
         health = _record_health(delivery.webhook, decision, now)
-    _log(delivery, number, decision, error_message)
     # HOOK(observability): metrics, log outcome and operator events of the recorded attempt.
     hooks.attempt_finished(delivery, attempt, decision.result, health)
+    _log(delivery, number, decision, error_message)
     return attempt
 
 
