@@ -1,35 +1,27 @@
 """GET /metrics: Prometheus text format, for a scraper holding the service key."""
 
-import hmac
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.views import APIView
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
-
+from webhooks.auth import ServiceKeyAuthentication, ServiceOnly
 from webhooks.observability import exporter
 
-# Prometheus sends "Authorization: Bearer <credentials>" unless its scrape config names another
-# type; the API's own "Access" scheme works too.
-SCHEMES = ("bearer", "access")
+
+class BearerServiceKeyAuthentication(ServiceKeyAuthentication):
+    """Authorization: Bearer <WEBHOOKS_AUTH_KEY>: how Prometheus sends credentials by default."""
+
+    keyword = "Bearer"
 
 
-def _authorized(request: HttpRequest) -> bool:
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    expected = settings.WEBHOOKS_AUTH_KEY
-    return (
-        bool(expected)
-        and scheme.lower() in SCHEMES
-        and hmac.compare_digest(presented.strip().encode(), expected.encode())
-    )
+class MetricsView(APIView):
+    """GET: the metrics of every process on this machine, and the gauges read at scrape time."""
 
+    authentication_classes = [ServiceKeyAuthentication, BearerServiceKeyAuthentication]
+    permission_classes = [ServiceOnly]
 
-@require_GET
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Answer the metrics of every process on this machine; 401 without the service key."""
-    if not _authorized(request):
-        response = HttpResponse("Send the service key: Authorization: Bearer <key>.\n", status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    @extend_schema(exclude=True)  # not JSON: the Prometheus exposition format
+    def get(self, request):
+        response = HttpResponse(exporter.render(), content_type=exporter.CONTENT_TYPE)
+        response["Cache-Control"] = "no-store"
         return response
-    response = HttpResponse(exporter.render(), content_type=exporter.CONTENT_TYPE)
-    response["Cache-Control"] = "no-store"
-    return response
