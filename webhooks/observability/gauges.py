@@ -167,7 +167,10 @@ class ScrapeCollector(Collector):
                 up.add_metric(["redis"], 0)
         yield up
         for name, fn in _extensions.items():
-            yield _gauge(name, EXTENSION_GAUGES[name], fn())
+            try:
+                yield _gauge(name, EXTENSION_GAUGES[name], fn())
+            except Exception:  # the engine's function: its failure must not cost the scrape
+                logger.exception("metrics: %s unavailable", name)
         yield _gauge(
             "webhooks_scrape_duration_seconds",
             "Time this scrape spent reading the database and Redis.",
