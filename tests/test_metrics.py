@@ -204,3 +204,12 @@ def test_the_lanes_gauge_is_exported_once_the_engine_registers_it(monkeypatch):
     assert scrape()[("webhooks_lanes_saturated", ())] == 3
     with pytest.raises(ValueError, match="not declared"):
         gauges.register_gauge("webhooks_made_up", lambda: 1)
+
+
+def test_the_metrics_server_needs_the_multiprocess_directory(monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with pytest.raises(CommandError, match="PROMETHEUS_MULTIPROC_DIR"):
+        call_command("webhooks_metrics_server", "--bind", "127.0.0.1:0")

@@ -42,7 +42,7 @@ class Processes:
 
     def __init__(self, tmp: Path, database_url: str) -> None:
         self.tmp = tmp
-        self.web_port, redis_port = _free_port(), _free_port()
+        self.web_port, redis_port, self.exporter_port = _free_port(), _free_port(), _free_port()
         self.redis_port = redis_port
         (tmp / "metrics").mkdir()
         self.env = {
@@ -93,7 +93,13 @@ class Processes:
         self.start(
             "scheduler", str(BIN / "taskiq"), "scheduler", "webhooks_project.scheduler:scheduler"
         )
+        self.start(
+            "exporter",
+            *(sys.executable, "manage.py", "webhooks_metrics_server"),
+            *("--bind", f"127.0.0.1:{self.exporter_port}"),
+        )
         wait_for(lambda: self._get("/healthz") is not None, 60, "gunicorn to answer")
+        wait_for(lambda: self._listens(self.exporter_port), 60, "the metrics server to listen")
 
     def stop(self, name: str) -> None:
         process = self.running.pop(name)
@@ -106,9 +112,14 @@ class Processes:
                 process.wait(10)
 
     def stop_all(self) -> None:
-        for name in ("web", "scheduler", "worker", "redis"):
+        for name in ("exporter", "web", "scheduler", "worker", "redis"):
             if name in self.running:
                 self.stop(name)
+
+    @staticmethod
+    def _listens(port: int) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
 
     def _get(self, path: str, headers: dict | None = None) -> bytes | None:
         request = urllib.request.Request(self.url(path), headers=headers or {})
@@ -131,8 +142,13 @@ class Processes:
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
 
-    def scrape(self) -> dict[tuple, float]:
-        text = self._get("/metrics", {"Authorization": f"Bearer {SERVICE_KEY}"})
+    def scrape(self, exporter: bool = False) -> dict[tuple, float]:
+        if exporter:  # the separate port: no key
+            url = f"http://127.0.0.1:{self.exporter_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read()
+        else:
+            text = self._get("/metrics", {"Authorization": f"Bearer {SERVICE_KEY}"})
         assert text is not None
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -213,6 +229,10 @@ def test_metrics_add_up_over_processes_and_every_process_logs_json(processes, re
     assert served[("webhooks_scrape_source_up", (("source", "redis"),))] == 1
     pids = {path.stem.rsplit("_", 1)[1] for path in (processes.tmp / "metrics").glob("*.db")}
     assert len(pids) >= 3  # a web process, and both worker processes
+    # the exporter of a worker-only machine serves the same counts on its own port
+    exported = processes.scrape(exporter=True)
+    for outcome in ("success", "http_error"):
+        assert attempts(exported, outcome) == attempts(served, outcome)
 
     # when the worker restarts under the production destination policy
     processes.stop("worker")
