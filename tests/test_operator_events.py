@@ -146,6 +146,14 @@ def test_nothing_is_sent_about_the_operator_webhook_itself(
     assert not Webhook.objects.get(id=operator.operator_webhook_id()).is_active
 
 
+def test_a_wildcard_webhook_in_the_operator_project_gets_no_operator_events(receiver, operator_on):
+    eavesdropper = WebhookFactory(project_id=operator.project_id(), event_types=["*"])
+    receiver.reply_with(410)
+    deliver(project_delivery(WebhookFactory(url=receiver.url())).id)
+    assert {e.type for e in operator_events()} == {"webhook.disabled", "delivery.exhausted"}
+    assert not Delivery.objects.filter(webhook=eavesdropper).exists()
+
+
 def test_no_operator_events_unless_configured(receiver):
     receiver.reply_with(410)
     deliver(project_delivery(WebhookFactory(url=receiver.url())).id)

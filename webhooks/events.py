@@ -131,6 +131,12 @@ def subscribable_types() -> list[str]:
     return [t.name for t in EVENT_TYPES.values() if not t.operator_only]
 
 
+def is_operator_type(name: str) -> bool:
+    """Return whether name is an operator-only type (which "*" does not cover)."""
+    event_type = EVENT_TYPES.get(name)
+    return event_type is not None and event_type.operator_only
+
+
 def emittable_types() -> list[str]:
     """Return the names the emit endpoint accepts."""
     return [t.name for t in EVENT_TYPES.values() if t.emittable]

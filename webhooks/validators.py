@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from webhooks.conf import app_settings
 from webhooks.egress import DestinationNotAllowed, validate_destination_url
-from webhooks.events import EVENT_TYPES, WILDCARD, subscribable_types
+from webhooks.events import WILDCARD, is_operator_type, subscribable_types
 
 FILTER_KEYS = ("applications", "environments")
 MAX_FILTER_VALUES = 100  # per filter key
@@ -59,7 +59,7 @@ def clean_event_types(value) -> list[str]:
         raise ValidationError('Subscribe to at least one event type, or ["*"] for all.')
     if WILDCARD in value:
         return [WILDCARD]
-    reserved = [name for name in value if name in EVENT_TYPES and EVENT_TYPES[name].operator_only]
+    reserved = [name for name in value if is_operator_type(name)]
     if reserved:
         raise ValidationError(
             f"{', '.join(reserved)}: operator events go only to the service operator's webhook; "

@@ -81,7 +81,9 @@ def emit_webhook_event(
 def webhook_matches(webhook: Webhook, event: Event) -> bool:
     """Return whether webhook subscribes to event's type and its filters admit the event."""
     types = webhook.event_types or []
-    if event.type not in types and events.WILDCARD not in types:
+    # "*" never covers operator types: only the operator's webhook lists them by name.
+    wildcard = events.WILDCARD in types and not events.is_operator_type(event.type)
+    if event.type not in types and not wildcard:
         return False
     filters = webhook.filters or {}
     applications = _normalised(filters.get("applications") or [])
