@@ -113,3 +113,14 @@ def test_every_process_switches_with_log_format(tmp_path):
     assert (line["message"], line["webhook_id"]) == ('one "quoted" line', "w-1")
     plain = run("text")
     assert plain.endswith('WARNING webhooks.cli one "quoted" line')
+
+
+def test_gunicorn_gets_the_json_aware_logger_wherever_it_is_started():
+    from django.utils.module_loading import import_string
+    from gunicorn.glogging import Logger
+
+    name = "webhooks.observability.gunicorn_logger.JsonAwareLogger"
+    assert issubclass(import_string(name), Logger)
+    for path in ("Procfile", "deploy/docker-compose.yml", "deploy/Dockerfile"):
+        text = (ROOT / path).read_text()
+        assert text.count("gunicorn") >= 1 and name in text, path
