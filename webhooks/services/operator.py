@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError
 from rest_framework.exceptions import ValidationError
 
 from webhooks import operator_events
@@ -53,10 +53,8 @@ def sync_operator_webhook() -> Webhook:
         "secret": app_settings.OPERATOR_WEBHOOK_SECRET,
         "event_types": list(operator_events.OPERATOR_EVENT_TYPES),
     }
-    try:
-        webhook, created = Webhook.objects.get_or_create(id=operator_webhook_id(), defaults=wanted)
-    except IntegrityError:  # another process created it at the same moment
-        webhook, created = Webhook.objects.get(id=operator_webhook_id()), False
+    # The fixed id settles a race between processes: get_or_create reads the winner's row.
+    webhook, created = Webhook.objects.get_or_create(id=operator_webhook_id(), defaults=wanted)
     changed = [name for name, value in wanted.items() if getattr(webhook, name) != value]
     if changed:
         for name in changed:
