@@ -55,6 +55,8 @@ run: venv
 	export PATH="$(CURDIR)/$(BIN):$$PATH"; \
 	if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 	  export SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} CSRF_COOKIE_SECURE=$${CSRF_COOKIE_SECURE:-false}; \
+	  export PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/metrics"; \
+	  rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && \
 	  python manage.py migrate --noinput && \
 	  python manage.py collectstatic --noinput -v0 && \
 	  python manage.py webhooks_bootstrap && \

@@ -5,7 +5,11 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from webhooks.checks import check_webhooks_deploy, check_webhooks_settings
+from webhooks.checks import (
+    check_observability_settings,
+    check_webhooks_deploy,
+    check_webhooks_settings,
+)
 
 
 def ids(settings_value, settings):
@@ -70,3 +74,37 @@ def test_deploy_checks_warn_about_missing_keys_and_private_destinations(settings
         "webhooks.W002",
         "webhooks.W003",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"OPERATOR_WEBHOOK_URL": "https://agenta.example.com/hooks"}, "webhooks.E060"),
+        ({"OPERATOR_WEBHOOK_SECRET": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"}, "webhooks.E060"),
+        (
+            {"OPERATOR_WEBHOOK_URL": "ftp://x", "OPERATOR_WEBHOOK_SECRET": "whsec_c2VjcmV0"},
+            "webhooks.E061",
+        ),
+        (
+            {"OPERATOR_WEBHOOK_URL": "https://a.example", "OPERATOR_WEBHOOK_SECRET": "hunter2"},
+            "webhooks.E062",
+        ),
+        ({"OPERATOR_PROJECT_ID": "ops"}, "webhooks.E063"),
+        ({"METRICS_COUNT_LIMIT": 0}, "webhooks.E064"),
+        ({"METRICS_CONSUMER_IDLE_SECONDS": "60"}, "webhooks.E064"),
+    ],
+)
+def test_bad_operator_and_metrics_settings_are_rejected(settings, value, expected):
+    settings.WEBHOOKS = value
+    errors = check_observability_settings()
+    assert [e.id for e in errors] == [expected]
+    assert errors[0].hint
+
+
+def test_operator_events_configured_in_full_pass(settings):
+    settings.WEBHOOKS = {
+        "OPERATOR_WEBHOOK_URL": "https://agenta.example.com/api/webhooks/operator",
+        "OPERATOR_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+    assert check_webhooks_settings() == []
+    assert check_observability_settings() == []

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "operations.md"
 BLOCK = re.compile(r"<!-- ops: ([\w -]+?) -->\n```(\w+)\n(.*?)\n```", re.S)
 SQL = ["backlog", "stuck", "failed", "failing", "disabled", "connections", "secret-reads"]
-SHELL = ["redis-check", "cron", "readyz", "redis-monitor", "recover", "rotate-keys"]
+SHELL = ["redis-check", "cron", "readyz", "redis-monitor", "recover", "rotate-keys", "metrics"]
 TIMEOUT_SECONDS = 60
 
 needs_redis_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="no redis-cli")
@@ -200,6 +200,14 @@ def test_readyz_and_the_cron_jobs_run_by_hand(live_env):
     assert re.match(r"^\S+Z webhooks-cleanup ok: \{\"days\":30,.*\"dry_run\":false\}$", lines[1])
     assert lines[2].startswith("webhooks_retry_stuck: 0 expired leases")
     assert lines[3].startswith("webhooks_cleanup: would delete 0 deliveries")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
+@pytest.mark.django_db(transaction=True)
+def test_the_metrics_command_shows_the_documented_gauges(live_env):
+    output = run_block(blocks()["metrics"], **live_env)
+
+    assert output.splitlines() == blocks()["output metrics"].splitlines()
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")

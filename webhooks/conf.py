@@ -59,6 +59,18 @@ DEFAULTS: dict[str, Any] = {
     # TEST_PING_BURST; more answer 429 with Retry-After.
     "TEST_PING_RATE_PER_SECOND": 1.0,
     "TEST_PING_BURST": 5,
+    # Operator events (webhook.disabled, webhook.failing, delivery.exhausted) about the service
+    # itself: sent when both the URL and the secret (whsec_...) are set, as deliveries of the
+    # reserved project OPERATOR_PROJECT_ID, whose one webhook is kept in step with these.
+    "OPERATOR_WEBHOOK_URL": "",
+    "OPERATOR_WEBHOOK_SECRET": "",
+    "OPERATOR_PROJECT_ID": "00000000-0000-0000-0000-000000000000",
+    # Scrape-time gauges of /metrics: counts stop at this many rows (keeps a scrape cheap when a
+    # backlog is huge), at most this many failing webhooks get a series of their own, and a
+    # stream consumer idle longer than this (seconds) is not counted as a live worker.
+    "METRICS_COUNT_LIMIT": 100_000,
+    "METRICS_FAILING_WEBHOOK_SERIES": 100,
+    "METRICS_CONSUMER_IDLE_SECONDS": 60,
 }
 
 

@@ -72,6 +72,10 @@ def _message(kind: Any, value: Any) -> str:
             return PATTERN_MESSAGES.get(kind.pattern, f"Must match {kind.pattern}.")
         case "format":
             return f"Expected {_FORMATS.get(kind.format, kind.format)}."
+        case "minimum":
+            return f"Ensure this value is greater than or equal to {kind.limit}."
+        case "maximum":
+            return f"Ensure this value is less than or equal to {kind.limit}."
         case "anyOf":
             return ID_OR_SLUG  # the only anyOf in the documents
     return f"Invalid ({kind.name})."

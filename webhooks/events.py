@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from webhooks import event_schemas
 from webhooks.event_schemas import Schema
 from webhooks.event_validation import compile_schema
+from webhooks.operator_events import OPERATOR_EVENT_TYPES
 
 WILDCARD = "*"  # in a webhook's event_types: every type
 
@@ -24,6 +25,7 @@ class EventType:
     schema: Schema  # JSON Schema of the data, served by GET /api/event-types
     example: dict[str, Any]
     emittable: bool = True
+    operator_only: bool = False  # sent to the operator's webhook only (webhooks/operator_events)
     errors: Callable[[Any], dict[str, list[str]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,11 +117,21 @@ EVENT_TYPES: dict[str, EventType] = {
         ),
     ]
 }
+EVENT_TYPES.update(
+    (name, EventType(name, *entry, emittable=False, operator_only=True))
+    for name, entry in OPERATOR_EVENT_TYPES.items()
+)
 
 
 def subscribable_types() -> list[str]:
     """Return the names a webhook may list in event_types (besides "*")."""
-    return list(EVENT_TYPES)
+    return [t.name for t in EVENT_TYPES.values() if not t.operator_only]
+
+
+def is_operator_type(name: str) -> bool:
+    """Return whether name is an operator-only type (which "*" does not cover)."""
+    event_type = EVENT_TYPES.get(name)
+    return event_type is not None and event_type.operator_only
 
 
 def emittable_types() -> list[str]:
@@ -127,9 +139,14 @@ def emittable_types() -> list[str]:
     return [t.name for t in EVENT_TYPES.values() if t.emittable]
 
 
-def emittable(name: str) -> EventType:
-    """Return the event type called name, or raise a ValidationError naming the known ones."""
+def emittable(name: str, operator: bool = False) -> EventType:
+    """Return the event type called name, or raise a ValidationError naming the known ones.
+
+    operator: the event goes to the operator's project, which takes operator types only.
+    """
     event_type = EVENT_TYPES.get(name)
+    if operator and event_type is not None and event_type.operator_only:
+        return event_type
     if event_type is None or not event_type.emittable:
         known = ", ".join(emittable_types())
         reason = "is not emittable" if event_type else "is not a known event type"

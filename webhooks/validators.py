@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from webhooks import wire
 from webhooks.conf import app_settings
 from webhooks.egress import DestinationNotAllowed, validate_destination_url
-from webhooks.events import WILDCARD, subscribable_types
+from webhooks.events import WILDCARD, is_operator_type, subscribable_types
 
 FILTER_KEYS = ("applications", "environments")
 MAX_FILTER_VALUES = 100  # per filter key
@@ -43,6 +43,12 @@ def clean_event_types(value) -> list[str]:
         raise ValidationError('Subscribe to at least one event type, or ["*"] for all.')
     if WILDCARD in value:
         return [WILDCARD]
+    reserved = [name for name in value if is_operator_type(name)]
+    if reserved:
+        raise ValidationError(
+            f"{', '.join(reserved)}: operator events go only to the service operator's webhook; "
+            "a project cannot subscribe to them."
+        )
     known = subscribable_types()
     unknown = [name for name in value if name not in known]
     if unknown:

@@ -40,6 +40,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Puts the ids a URL names on the request's log lines (LOG_FORMAT=json shows them).
+    "webhooks.observability.logs.LogContextMiddleware",
 ]
 
 ROOT_URLCONF = "webhooks_project.urls"
@@ -133,6 +135,8 @@ WEBHOOKS = {
         "DELIVERY_TIMEOUT_SECONDS": env.float("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", default=None),
         "MAX_WEBHOOKS_PER_PROJECT": env.int("WEBHOOKS_MAX_WEBHOOKS_PER_PROJECT", default=None),
         "PORTAL_FRAME_ANCESTORS": env.list("WEBHOOKS_PORTAL_FRAME_ANCESTORS", default=None),
+        "OPERATOR_WEBHOOK_URL": env.str("WEBHOOKS_OPERATOR_WEBHOOK_URL", default=None),
+        "OPERATOR_WEBHOOK_SECRET": env.str("WEBHOOKS_OPERATOR_WEBHOOK_SECRET", default=None),
     }.items()
     if value is not None
 }
@@ -145,13 +149,28 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# "text" (the default) or "json": one JSON object per line, with delivery/webhook/project/event
+# ids, attempt number and outcome where they apply (webhooks/observability/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "webhooks.observability.logs.JsonFormatter"},
+    },
+    "filters": {
+        "ids": {"()": "webhooks.observability.logs.ContextFilter"},
+        "quiet_4xx": {"()": "webhooks.logfilters.ServerErrorsOnly"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["ids"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "filters": {"quiet_4xx": {"()": "webhooks.logfilters.ServerErrorsOnly"}},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # A 4xx is the client's mistake and its answer says why: log only 5xx per request.

@@ -1,5 +1,5 @@
-"""Root URLs: the API under /api/, the Django admin, the project portal, health probes and the
-OpenAPI schema."""
+"""Root URLs: the API under /api/, the Django admin, the project portal, health probes, metrics
+and the OpenAPI schema."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -7,10 +7,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webhooks.views.health import healthz, readyz
+from webhooks.views.metrics import MetricsView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

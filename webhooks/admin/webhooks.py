@@ -1,8 +1,11 @@
-"""Webhook admin: list health at a glance; test, enable, disable, rotate, reveal the secret."""
+"""Webhook admin: list health at a glance; test, enable, disable, rotate, recover, reveal."""
 
 import math
+from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
@@ -19,8 +22,22 @@ from webhooks.services import testing
 from webhooks.services import webhooks as webhook_service
 from webhooks.services.audit import record_secret_read
 from webhooks.services.ping_throttle import take_test_ping
+from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 
 MAX_TESTS_PER_ACTION = 10  # each test ping waits for the endpoint, up to the delivery timeout
+
+
+class RecoverForm(forms.Form):
+    """The window of a recover: failed deliveries created in [since, until)."""
+
+    since = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC."
+    )
+    until = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="UTC; empty means now.",
+    )
 
 
 class FailingFilter(admin.SimpleListFilter):
@@ -71,7 +88,7 @@ class WebhookAdmin(admin.ModelAdmin):
     ]
     # Only the in-flight cap is edited here; everything else goes through the API's checks.
     readonly_fields = [name for name in fields if name != "max_in_flight"]
-    actions = ["send_test", "enable", "disable", "rotate_secret"]
+    actions = ["send_test", "enable", "disable", "rotate_secret", "recover"]
 
     def get_queryset(self, request):
         latest = Delivery.objects.filter(webhook=OuterRef("pk")).order_by("-id")
@@ -221,6 +238,38 @@ class WebhookAdmin(admin.ModelAdmin):
             for webhook in queryset.filter(deleted_at__isnull=True)
         ]
         self.message_user(request, f"Rotated the secret of {len(rotated)} webhooks.")
+
+    @admin.action(
+        description="Recover failed deliveries since a given time (send them again)",
+        permissions=["change"],
+    )
+    def recover(self, request, queryset):
+        """Ask for the window on an intermediate page, then recover each selected webhook."""
+        webhooks = list(queryset.filter(deleted_at__isnull=True))
+        form = RecoverForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"since": (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")},
+        )
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Recover failed deliveries",
+                "form": form,
+                "webhooks": webhooks,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/webhooks/webhook/recover.html", context)
+        total = 0
+        for webhook in webhooks:
+            try:
+                total += recover_failed(webhook, **form.cleaned_data)
+            except (RecoverWindowInvalid, RedeliveryRefused) as refused:
+                self.message_user(request, f"{webhook.name}: {refused.message}", messages.ERROR)
+        self.message_user(
+            request, f"Re-queued {total} failed deliveries of {len(webhooks)} webhooks."
+        )
+        return None
 
 
 @admin.register(SecretRead)

@@ -13,11 +13,15 @@ import time
 import uuid
 
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Count, F, Value
+from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
 from webhooks.engine import health, sender, wakeups
 from webhooks.engine.store import Batch, Record, get_store
 from webhooks.ids import uuid7
+from webhooks.models import Lane
+from webhooks.observability import hooks
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +46,8 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
         sending = time.monotonic()
         records = _send_batch(batch, webhook, load_error, slice_ends)
         per_delivery = (time.monotonic() - sending) / len(records)
-        applied = _record(store, records)
+        _finish(store, batch, webhook, records)
         sent += sum(r.attempt is not None for r in records)
-        if webhook is not None:
-            decisions = [r.health for r in records if r.health and r.delivery_id in applied]
-            health.apply(webhook, decisions, batch.clock.now())
         if time.monotonic() >= slice_ends:
             # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
             store.release(webhook_id, token)
@@ -107,9 +108,50 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None):
     batch = store.claim_one(delivery_id, trigger)
     if batch is None:
         return None
-    delivery = batch.deliveries[0]
-    record = sender.attempt(delivery, batch.webhook, batch.load_error, batch.clock)
-    applied = _record(store, [record])
-    if batch.webhook is not None and record.health and delivery.pk in applied:
-        health.apply(batch.webhook, [record.health], batch.clock.now())
+    record = sender.attempt(batch.deliveries[0], batch.webhook, batch.load_error, batch.clock)
+    _finish(store, batch, batch.webhook, [record])
     return record.attempt
+
+
+def _finish(store, batch: Batch, webhook, records: list[Record]) -> None:
+    """Record the batch, apply what it says of the webhook's health, and report it."""
+    applied = _record(store, records)
+    changes = {}
+    if webhook is not None:
+        decisions = [r.health for r in records if r.health and r.delivery_id in applied]
+        changes = health.apply(webhook, decisions, batch.clock.now())
+    deliveries = {d.pk: d for d in batch.deliveries}
+    for record in records:
+        if record.attempt is not None and record.delivery_id in applied:
+            delivery = deliveries[record.delivery_id]
+            status = record.state["status"]
+            hooks.attempt_finished(delivery, webhook, record.attempt, status, changes)
+            changes = {}  # the webhook's changes are told once
+            _log(record, status)
+
+
+def _log(record: Record, status: str) -> None:
+    attempt = record.attempt
+    if status == "failed":
+        logger.info(
+            "delivery %s failed at attempt %d: %s",
+            record.delivery_id,
+            attempt.number,
+            attempt.error_message,
+        )
+    else:
+        logger.debug("delivery %s attempt %d: %s", record.delivery_id, attempt.number, status)
+
+
+def saturated_webhooks() -> int:
+    """Return how many webhooks have all their lanes taken now (for /metrics)."""
+    held = (
+        Lane.objects.filter(expires_at__gt=Now())
+        .values("webhook")
+        .annotate(
+            held=Count("id"),
+            cap=Coalesce("webhook__max_in_flight", Value(app_settings.MAX_IN_FLIGHT_PER_WEBHOOK)),
+        )
+        .filter(held__gte=F("cap"))
+    )
+    return held.count()

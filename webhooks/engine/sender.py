@@ -12,6 +12,7 @@ from webhooks import crypto, retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.engine.store import Record
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.observability import hooks
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock)
     """Send delivery once (or record why it could not be) and return what to write."""
     started = clock.now()
     sent_headers: dict[str, str] = {}
+    hooks.attempt_started(delivery, webhook)
     if webhook is None:  # known already: no traceback per delivery
         logger.warning("delivery %s not sent: %s", delivery.pk, load_error)
         outcome = _internal_error(load_error, started, clock)
     else:
+        delivery.webhook = webhook  # what the reports of this attempt tell about
         try:
             outcome, sent_headers = _send(delivery, webhook, started)
         except crypto.DecryptionError as exc:  # a key was dropped: known, no traceback needed

@@ -6,6 +6,7 @@ Safe in several processes at once. Times are the database's.
 """
 
 import logging
+import time
 
 from django.db.models import Case, CharField, F, Q, TextField, Value, When
 from django.db.models.functions import Now
@@ -13,6 +14,7 @@ from django.db.models.functions import Now
 from webhooks.conf import app_settings
 from webhooks.engine import wakeups
 from webhooks.models import Delivery
+from webhooks.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,7 @@ def dispatch_due(limit: int | None = None) -> int:
     """End expired leases, then wake up to limit webhooks with due work; return how many."""
     release_expired_leases()
     webhook_ids = due_webhooks(limit or app_settings.DISPATCH_BATCH_SIZE)
-    if not webhook_ids:
-        return 0
-    woken = wakeups.wake(webhook_ids)
+    woken = wakeups.wake(webhook_ids) if webhook_ids else 0
+    metrics.sweep_completed(time.time())
     logger.debug("sweep: %d webhooks with due work, %d woken", len(webhook_ids), woken)
     return len(webhook_ids)

@@ -47,6 +47,9 @@ class EventTypeInfo(serializers.Serializer):
     type = serializers.CharField()
     description = serializers.CharField()
     emittable = serializers.BooleanField()
+    operator_only = serializers.BooleanField(
+        help_text="Sent only to the operator's webhook; no project can subscribe to it."
+    )
     schema = serializers.JSONField(help_text="JSON Schema of data; extra fields are allowed.")
     example = serializers.JSONField(help_text="A whole payload as a receiver gets it.")
 

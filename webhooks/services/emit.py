@@ -18,6 +18,7 @@ from webhooks.conf import app_settings
 from webhooks.engine import wakeups
 from webhooks.exceptions import IdempotencyKeyReused, PayloadTooLarge
 from webhooks.models import Event
+from webhooks.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +32,17 @@ def emit_webhook_event(
     idempotency_key: str | None = None,
     *,
     occurred_at: datetime | None = None,
+    operator_event: bool = False,
 ) -> Event:
     """Store the event and one pending delivery per matching webhook, or replay a known key.
 
     The returned event carries `created` (False when the key was seen before with the same type
     and data, in which case nothing was written) and `delivery_count`. Bad input raises a DRF
     ValidationError keyed by field path, or PayloadTooLarge; a key seen before with other
-    content raises IdempotencyKeyReused (409). Nothing is written then.
+    content raises IdempotencyKeyReused (409). Nothing is written then. operator_event admits
+    the operator-only types (webhooks.services.operator sends those).
     """
-    kind = events.emittable(event_type)
+    kind = events.emittable(event_type, operator=operator_event)
     data = _plain_json(data)
     events.validate_data(kind, data)
     _check_key(idempotency_key)
@@ -79,13 +82,16 @@ def emit_webhook_event(
         logger.info("event %s replayed for idempotency key of project %s", existing.id, project_id)
         return existing
     event.created, event.delivery_count = True, len(delivery_ids)
+    metrics.event_emitted(event.type)
     logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(delivery_ids))
     return event
 
 
 def _matches(types: list[str], filters: dict, event: Event) -> bool:
     """Return whether a webhook's event types and filters admit the event."""
-    if event.type not in types and events.WILDCARD not in types:
+    # "*" never covers operator types: only the operator's webhook lists them by name.
+    wildcard = events.WILDCARD in types and not events.is_operator_type(event.type)
+    if event.type not in types and not wildcard:
         return False
     applications = _normalised(filters.get("applications") or [])
     if applications and not applications & _normalised(

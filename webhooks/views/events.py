@@ -217,6 +217,7 @@ class EventTypeListView(APIView):
                     "type": event_type.name,
                     "description": event_type.description,
                     "emittable": event_type.emittable,
+                    "operator_only": event_type.operator_only,
                     "schema": event_type.schema,
                     "example": events.example_envelope(event_type.name),
                 }
