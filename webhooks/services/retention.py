@@ -187,9 +187,9 @@ class _Walk:
             self.window_end = rows[-1][2]
         if not rows:
             return
-        _, deleted = Delivery.objects.filter(id__in=[row[0] for row in rows]).delete()
-        result.deliveries += deleted.get(Delivery._meta.label, 0)
-        result.attempts += deleted.get(DeliveryAttempt._meta.label, 0)
+        ids = [row[0] for row in rows]
+        result.attempts += _delete(DeliveryAttempt.objects.filter(delivery_id__in=ids))
+        result.deliveries += _delete(Delivery.objects.filter(id__in=ids))
         events = Event.objects.filter(id__in={row[1] for row in rows}, created_at__lt=self.cutoff)
         result.events += _delete_orphans(events)
 
@@ -210,8 +210,19 @@ class _Walk:
 
 def _delete_orphans(events) -> int:
     """Delete the events of the queryset that no delivery points to; return how many."""
-    _, deleted = _without_deliveries(events).only("id").delete()
-    return deleted.get(Event._meta.label, 0)
+    return _delete(_without_deliveries(events))
+
+
+def _delete(queryset) -> int:
+    """Delete the queryset's rows in one statement; return how many.
+
+    Performance: QuerySet.delete() would first read every row back to cascade and signal, then
+    delete in statements of 100 rows, which cost two thirds of a batch. Nothing cascades here
+    (attempts go before their deliveries, events only once no delivery points to them) and the
+    app connects no delete signals, so the one DELETE that Django itself uses for fast deletes
+    does the same work.
+    """
+    return queryset._raw_delete(queryset.db)
 
 
 def _count_doomed(result: CleanupResult, cutoff: datetime) -> None:
