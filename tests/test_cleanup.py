@@ -319,3 +319,36 @@ def test_bad_cleanup_settings_are_refused_at_startup(settings, value, expected):
     settings.WEBHOOKS = value
 
     assert [(e.id, bool(e.hint)) for e in check_webhooks_settings()] == [(expected, True)]
+
+
+# --- the operations page's queries ------------------------------------------------------------
+
+
+def _documented_query(name: str) -> list[dict]:
+    from django.db import connection
+
+    from tests.test_operations_doc import blocks
+
+    with connection.cursor() as cursor:
+        cursor.execute(blocks()[name])
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_the_documented_queries_list_old_live_deliveries_and_table_sizes():
+    webhook = WebhookFactory()
+    _bulk_history(webhook, 2, days_old=40)
+    stuck = DeliveryFactory(webhook=webhook, status="pending")
+    _age(Delivery.objects.filter(id=stuck.id), 40)
+    DeliveryFactory(webhook=webhook, status="delivering")  # live, but recent
+
+    assert [(row["id"], row["status"]) for row in _documented_query("kept-live")] == [
+        (stuck.id, "pending")
+    ]
+    sizes = _documented_query("table-sizes")
+    assert [row["table"] for row in sizes] == [
+        "webhooks_delivery",
+        "webhooks_deliveryattempt",
+        "webhooks_event",
+    ]
+    assert all(row["size"].endswith(("kB", "MB", "bytes")) for row in sizes)

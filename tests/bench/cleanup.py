@@ -88,6 +88,7 @@ def _run_cleanup(env: dict, stats: psycopg.Connection) -> dict:
     """Run the command; sample deleted rows every 0.2 s; return times, counts, RSS and output."""
     started = time.monotonic()
     base = _deleted(stats)
+    wal_start = stats.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
     process = subprocess.Popen(
         [sys.executable, "manage.py", "webhooks_cleanup", "--days", str(KEEP_DAYS)],
         cwd=ROOT,
@@ -109,6 +110,7 @@ def _run_cleanup(env: dict, stats: psycopg.Connection) -> dict:
     # The backend flushes its counters as it exits: wait for the last of them.
     total = wait_until(lambda: _settled(stats, base), 15, "the deletion counters")
     samples.append((ended, total))
+    wal = stats.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [wal_start])
     half_at = next(at for at, rows in samples if rows >= total / 2)
     return {
         "started": started,
@@ -117,6 +119,7 @@ def _run_cleanup(env: dict, stats: psycopg.Connection) -> dict:
         "first_half": half_at - started,
         "second_half": ended - half_at,
         "rss_kib": usage.ru_maxrss,
+        "wal_bytes": int(wal.fetchone()[0]),
         "output": output.strip(),
         "returncode": process.returncode,
     }
@@ -275,6 +278,11 @@ def _rows(
             _latency(during),
             "p99 <= 2x before",
             p99_during <= 2 * p99_before,
+        ),
+        Row(
+            "cleanup",
+            "WAL written meanwhile (writer included)",
+            f"{run['wal_bytes'] / mib:,.0f} MiB",
         ),
         Row("memory", "webhooks_cleanup peak RSS", f"{run['rss_kib'] / 1024:.0f} MiB"),
         Row(

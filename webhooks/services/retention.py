@@ -62,9 +62,12 @@ class CleanupResult:
         verb = "would delete" if self.dry_run else "deleted"
         text = (
             f"webhooks_cleanup: {verb} {self.deliveries} deliveries, {self.attempts} attempts "
-            f"and {self.events} events older than {self.days} days (before {self.cutoff}) "
-            f"in {self.batches} batches, {self.seconds:.1f} s ({self.rate():,.0f} rows/s); "
-            f"kept {self.kept_deliveries} pending or delivering deliveries and their "
+            f"and {self.events} events older than {self.days} days (before {self.cutoff})"
+        )
+        if not self.dry_run:
+            text += f" in {self.batches} batches, {self.seconds:.1f} s ({self.rate():,.0f} rows/s)"
+        text += (
+            f"; kept {self.kept_deliveries} pending or delivering deliveries and their "
             f"{self.kept_events} events"
         )
         if not self.complete:
