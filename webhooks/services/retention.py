@@ -141,7 +141,7 @@ class _Walk:
         self.cutoff = cutoff
         self.deliveries_after: Cursor | None = None
         self.events_after: Cursor | None = None
-        self.window_end: datetime | None = None  # events below this have no pending deliveries
+        self.window_end: datetime | None = None  # where the deliveries walk has reached
         self.deliveries_done = False
         self.events_caught_up = True  # the events cursor has reached window_end
         self.oldest = self._oldest()
