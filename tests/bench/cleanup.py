@@ -10,6 +10,8 @@ cleanup, the command's peak RSS, and what VACUUM and VACUUM FULL then cost and r
 
 The deleted rows are read from pg_stat_user_tables while the command runs, so the same file
 measures any version of the command (an older checkout too: copy this file and tests/history.py).
+Those counters are flushed about once a second: the halves mean something from about 20 s of
+cleanup on (--scale 0.3 and up).
 """
 
 import os
@@ -213,24 +215,17 @@ def measure(scale: float, logdir: Path) -> list[Row]:
             writer.stopping.set()
             writer.join(30)
             _progress(run["output"])
+            if run["returncode"] != 0:
+                raise RuntimeError(f"webhooks_cleanup failed: {run['output']}")
             vacuum = _timed(stats, "VACUUM " + ", ".join(TABLES))
             after_vacuum = _sizes(stats)
             vacuum_full = _timed(stats, "VACUUM FULL " + ", ".join(TABLES))
             after_full = _sizes(stats)
         before = writer.between(run["started"] - BEFORE_SECONDS, run["started"])
         during = writer.between(run["started"], run["ended"])
-        return _rows(
-            scale,
-            fill_seconds,
-            filled,
-            run,
-            before,
-            during,
-            vacuum,
-            after_vacuum,
-            vacuum_full,
-            after_full,
-        )
+        reclaim = {"vacuum": vacuum, "after_vacuum": after_vacuum}
+        reclaim |= {"vacuum_full": vacuum_full, "after_full": after_full}
+        return _rows(scale, fill_seconds, filled, run, before, during, reclaim)
     finally:
         redis.terminate()
         redis.wait(10)
@@ -244,9 +239,7 @@ def _latency(values: list[float]) -> str:
     return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))} / {ms(max(values))}"
 
 
-def _rows(
-    scale, fill_seconds, filled, run, before, during, vacuum, after_vacuum, vacuum_full, after_full
-) -> list[Row]:
+def _rows(scale, fill_seconds, filled, run, before, during, reclaim: dict) -> list[Row]:
     mib = 1024 * 1024
     seconds = run["ended"] - run["started"]
     rate = run["rows"] / seconds
@@ -293,12 +286,13 @@ def _rows(
         Row(
             "reclaim",
             "VACUUM after the cleanup: time, table size",
-            f"{vacuum:.1f} s, {after_vacuum / mib:,.0f} MiB (was {filled / mib:,.0f})",
+            f"{reclaim['vacuum']:.1f} s, {reclaim['after_vacuum'] / mib:,.0f} MiB "
+            f"(was {filled / mib:,.0f})",
         ),
         Row(
             "reclaim",
             "VACUUM FULL: time (exclusive lock), table size",
-            f"{vacuum_full:.1f} s, {after_full / mib:,.0f} MiB",
+            f"{reclaim['vacuum_full']:.1f} s, {reclaim['after_full'] / mib:,.0f} MiB",
         ),
     ]
 
