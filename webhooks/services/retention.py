@@ -223,7 +223,8 @@ def _delete(queryset) -> int:
     delete in statements of 100 rows, which cost two thirds of a batch. Nothing cascades here
     (attempts go before their deliveries, events only once no delivery points to them) and the
     app connects no delete signals, so the one DELETE that Django itself uses for fast deletes
-    does the same work.
+    does the same work. A new model pointing to Delivery or Event needs its own delete here;
+    tests/test_cleanup.py pins the list.
     """
     return queryset._raw_delete(queryset.db)
 
