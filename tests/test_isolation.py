@@ -51,9 +51,9 @@ def pending_backlog(webhook, count: int) -> None:
             [count],
         )
         cursor.execute(
-            "INSERT INTO webhooks_event (id, project_id, type, body, application_id,"
+            "INSERT INTO webhooks_event (id, project_id, type, body, content_hash, application_id,"
             " application_slug, environment, created_at)"
-            " SELECT id, %s, 'config.deployed', '{}', '', '', '', at FROM backlog",
+            " SELECT id, %s, 'config.deployed', '{}', '', '', '', '', at FROM backlog",
             [webhook.project_id],
         )
         cursor.execute(

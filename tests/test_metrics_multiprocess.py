@@ -90,9 +90,7 @@ class Processes:
             *("--logger-class", "webhooks.observability.gunicorn_logger.JsonAwareLogger"),
         )
         self.start_worker()
-        self.start(
-            "scheduler", str(BIN / "taskiq"), "scheduler", "webhooks_project.scheduler:scheduler"
-        )
+        self.start("scheduler", sys.executable, "manage.py", "webhooks_scheduler")
         self.start(
             "exporter",
             *(sys.executable, "manage.py", "webhooks_metrics_server"),

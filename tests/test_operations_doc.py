@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "operations.md"
 BLOCK = re.compile(r"<!-- ops: ([\w -]+?) -->\n```(\w+)\n(.*?)\n```", re.S)
 SQL = ["backlog", "stuck", "failed", "failing", "disabled", "connections", "secret-reads"]
+SQL += ["kept-live", "table-sizes"]  # run by tests/test_cleanup.py
 SHELL = ["redis-check", "cron", "readyz", "redis-monitor", "recover", "rotate-keys", "metrics"]
 TIMEOUT_SECONDS = 60
 

@@ -149,3 +149,15 @@ def test_a_forked_process_gets_its_own_wake_up_thread(stream):
         os._exit(0 if wakeups.wake([uuid.uuid4()]) == 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_scheduler_command_sweeps_once_when_asked(woken):
+    import io
+
+    from django.core.management import call_command
+
+    stuck = expired()
+    out = io.StringIO()
+    call_command("webhooks_scheduler", "--once", stdout=out)
+    assert out.getvalue().strip() == "webhooks_scheduler: woke 1 webhooks"
+    assert woken == [str(stuck.webhook_id)]

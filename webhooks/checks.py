@@ -107,6 +107,7 @@ def check_webhooks_settings(app_configs=None, **kwargs) -> list:
     errors += _check_retry_schedule()
     errors += _check_lease()
     errors += _check_portal()
+    errors += _check_cleanup()
     return errors
 
 
@@ -208,6 +209,34 @@ def _check_portal() -> list:
                 "WEBHOOKS['PORTAL_FRAME_ANCESTORS'] must be a list of origins.",
                 f'Got {ancestors!r}; for example ["https://cloud.agenta.ai"], or [] to forbid '
                 "framing the portal.",
+            )
+        )
+    return errors
+
+
+MAX_CLEANUP_BATCH = 100_000  # rows locked by one cleanup transaction
+
+
+def _check_cleanup() -> list:
+    errors = []
+    size = app_settings.CLEANUP_BATCH_SIZE
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_CLEANUP_BATCH:
+        errors.append(
+            _error(
+                "webhooks.E040",
+                f"WEBHOOKS['CLEANUP_BATCH_SIZE'] must be an integer from 1 to "
+                f"{MAX_CLEANUP_BATCH:,}.",
+                f"Got {size!r}; each batch is one transaction that locks its rows, "
+                f"so keep it near the default {DEFAULTS['CLEANUP_BATCH_SIZE']}.",
+            )
+        )
+    interval = app_settings.CLEANUP_PROGRESS_SECONDS
+    if not _is_number(interval) or interval <= 0:
+        errors.append(
+            _error(
+                "webhooks.E041",
+                "WEBHOOKS['CLEANUP_PROGRESS_SECONDS'] must be a positive number.",
+                f"Got {interval!r}; the cleanup prints a progress line this often (seconds).",
             )
         )
     return errors

@@ -38,6 +38,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each throughput burst")
     parser.add_argument("--backlog", type=int, default=20_000, help="pending deliveries to drain")
     parser.add_argument("--keep-db", action="store_true", help="leave wh_bench for inspection")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="run only the retention cleanup scenario (tests/bench/cleanup.py), not the topology",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,6 +111,10 @@ def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.cleanup:
+        from tests.bench import cleanup
+
+        return cleanup.main(args.scale)
     logdir = RESULTS / "logs"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)

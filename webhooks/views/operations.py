@@ -17,9 +17,10 @@ from webhooks.serializers.deliveries import (
     WebhookStatsSerializer,
 )
 from webhooks.services.history import webhook_stats
-from webhooks.services.maintenance import DEFAULT_BATCH_SIZE, cleanup, parse_duration, retry_stuck
+from webhooks.services.maintenance import parse_duration, retry_stuck
 from webhooks.services.ping_throttle import take_test_ping
 from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
+from webhooks.services.retention import MAX_RETENTION_DAYS, cleanup
 from webhooks.services.testing import send_test
 from webhooks.views.deliveries import Conflict, WebhookScoped
 
@@ -71,9 +72,10 @@ class WebhookStatsView(WebhookScoped, APIView):
 
 
 class CleanupParamsSerializer(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, required=False)
+    days = serializers.IntegerField(min_value=1, max_value=MAX_RETENTION_DAYS, required=False)
     batch_size = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
     dry_run = serializers.BooleanField(required=False, default=False)
+    max_seconds = serializers.FloatField(min_value=0.001, max_value=86_400, required=False)
 
 
 class RetryStuckParamsSerializer(serializers.Serializer):
@@ -95,6 +97,10 @@ CleanupResult = inline_serializer(
         "attempts": serializers.IntegerField(),
         "events": serializers.IntegerField(),
         "batches": serializers.IntegerField(),
+        "kept_deliveries": serializers.IntegerField(),
+        "kept_events": serializers.IntegerField(),
+        "seconds": serializers.FloatField(),
+        "complete": serializers.BooleanField(),
         "dry_run": serializers.BooleanField(),
     },
 )
@@ -110,7 +116,7 @@ RetryStuckResult = inline_serializer(
 
 
 class AdminCleanupView(APIView):
-    """POST ?days=30: delete history older than that (what the daily cron job calls)."""
+    """POST ?days=30: delete finished history older than that (what the daily cron job calls)."""
 
     permission_classes = [ServiceOnly]
 
@@ -120,6 +126,7 @@ class AdminCleanupView(APIView):
             OpenApiParameter("days", int),
             OpenApiParameter("batch_size", int),
             OpenApiParameter("dry_run", bool),
+            OpenApiParameter("max_seconds", float, description="stop after this time budget"),
         ],
         responses={200: CleanupResult},
     )
@@ -128,8 +135,9 @@ class AdminCleanupView(APIView):
         params.is_valid(raise_exception=True)
         result = cleanup(
             days=params.validated_data.get("days", app_settings.RETENTION_DAYS),
-            batch_size=params.validated_data.get("batch_size", DEFAULT_BATCH_SIZE),
+            batch_size=params.validated_data.get("batch_size"),
             dry_run=params.validated_data["dry_run"],
+            max_seconds=params.validated_data.get("max_seconds"),
         )
         logger.info("%s", result.summary())
         return Response(result.as_dict())

@@ -28,9 +28,7 @@ class Command(BaseCommand):
         if not once:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
-            self.stdout.write(
-                f"webhooks_scheduler: sweeping every {app_settings.DISPATCH_INTERVAL_SECONDS:g} s"
-            )
+            logger.info("sweeping every %g s", app_settings.DISPATCH_INTERVAL_SECONDS)
         while True:
             close_old_connections()
             try:
