@@ -24,20 +24,18 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run one sweep and exit")
 
     def handle(self, *args, once: bool = False, **options) -> None:
+        if once:
+            self.stdout.write(f"webhooks_scheduler: woke {dispatch_due()} webhooks")
+            return
         stop = threading.Event()
-        if not once:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
-            logger.info("sweeping every %g s", app_settings.DISPATCH_INTERVAL_SECONDS)
-        while True:
-            close_old_connections()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        logger.info("sweeping every %g s", app_settings.DISPATCH_INTERVAL_SECONDS)
+        while not stop.is_set():
+            close_old_connections()  # a connection the database dropped is replaced first
             try:
-                woken = dispatch_due()
+                dispatch_due()
             except Exception:
                 logger.exception("sweep failed; the next one tries again")
-            else:
-                if once:
-                    self.stdout.write(f"webhooks_scheduler: woke {woken} webhooks")
-            if once or stop.wait(app_settings.DISPATCH_INTERVAL_SECONDS):
-                break
+            stop.wait(app_settings.DISPATCH_INTERVAL_SECONDS)
         close_old_connections()
