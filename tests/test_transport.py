@@ -51,6 +51,26 @@ def fake_dns(monkeypatch):
 # --- outcomes, with the HTTP layer stubbed ---------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {f"X-H{n}": "v" for n in range(100)},  # too many
+        {f"X-Big{n}": "b" * 3000 for n in range(5)},  # too large
+    ],
+)
+def test_stored_response_headers_are_capped_and_the_cut_is_marked(receiver, headers):
+    receiver.reply_with(Reply(status=200, headers=headers))
+
+    outcome = transport.send(receiver.url(), {}, BODY)
+
+    marker = outcome.headers.pop(transport.TRUNCATED_HEADER)
+    assert len(outcome.headers) <= 64
+    assert sum(len(k) + len(v) for k, v in outcome.headers.items()) <= 8 * 1024
+    total = len(headers) + 3  # and the receiver's Server, Date and Content-Length
+    assert marker == f"{total - len(outcome.headers)} of {total} headers not stored"
+    assert outcome.status_code == 200
+
+
 @responses.activate
 def test_a_response_becomes_an_outcome_with_lowercased_headers():
     responses.post(URL, status=202, body="accepted", headers={"X-Request-Id": "r1"})

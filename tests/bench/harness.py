@@ -124,6 +124,16 @@ class Bench:
         run_threads(work, threads)
         return emitted
 
+    def emit_paced(self, project_id: uuid.UUID, events: int, per_second: float) -> Run:
+        """Emit events in-process at a steady pace from this thread; return the run."""
+        run = Run()
+        for _ in range(events):
+            started = time.monotonic()
+            event = emit_webhook_event(project_id, EVENT_TYPE, DATA)
+            run.emitted[str(event.id)] = started
+            time.sleep(max(0.0, 1 / per_second - (time.monotonic() - started)))
+        return run
+
     def collect(self, run: Run, expected: int, timeout: float) -> Run:
         """Wait until expected deliveries of run arrived, and copy the receiver's records."""
         deadline = time.monotonic() + timeout

@@ -1,9 +1,7 @@
 """Noisy neighbour: one project's hung endpoint has a backlog; another project's deliveries must
 keep their latency, and the hung endpoint must never hold more than its max_in_flight lanes."""
 
-import time
-
-from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
+from tests.bench.harness import DATA, EVENT_TYPE, Bench
 from tests.bench.report import Row, latency_text, percentile
 from tests.bench.topology import wait_until
 from webhooks.models import Delivery
@@ -23,13 +21,7 @@ def scenarios(bench: Bench) -> list[Row]:
         emit_webhook_event(noisy, EVENT_TYPE, DATA)
     wait_until(lambda: bench.receiver.counts()["hung"] >= 1, 30, "the hung endpoint's first", 0.1)
 
-    quiet = bench.project(1, path="/quiet")
-    run = Run()
-    for _ in range(EVENTS):
-        started = time.monotonic()
-        event = emit_webhook_event(quiet, EVENT_TYPE, DATA)
-        run.emitted[str(event.id)] = started
-        time.sleep(max(0.0, 1 / PER_SECOND - (time.monotonic() - started)))
+    run = bench.emit_paced(bench.project(1, path="/quiet"), EVENTS, PER_SECOND)
     bench.collect(run, EVENTS, timeout=120)
     counts = bench.receiver.counts()
     # Leave nothing hanging for the scenarios that follow.

@@ -1,12 +1,10 @@
 """Bursts through the whole engine: emit in-process, deliver through Redis and the worker."""
 
-import time
 from dataclasses import dataclass
 
 from tests.bench import cpu
-from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
+from tests.bench.harness import Bench, Run
 from tests.bench.report import Row, latency_text
-from webhooks.services.emit import emit_webhook_event
 
 TARGET_RATE = 500  # deliveries per second, in the first two scenarios
 
@@ -89,13 +87,7 @@ def burst(
 def paced(bench: Bench, events: int, per_second: float) -> list[Row]:
     """Emit in-process at a steady pace to one webhook; measure emit-to-receipt latency."""
     bench.receiver.reset()
-    project = bench.project(1, path="/paced")
-    run = Run()
-    for _ in range(events):
-        started = time.monotonic()
-        event = emit_webhook_event(project, EVENT_TYPE, DATA)
-        run.emitted[str(event.id)] = started
-        time.sleep(max(0.0, 1 / per_second - (time.monotonic() - started)))
+    run = bench.emit_paced(bench.project(1, path="/paced"), events, per_second)
     bench.collect(run, events, timeout=60)
     name = f"paced {per_second:.0f} events/s in-process, {events:,} x 1 webhook"
     return [Row(name, "emit-to-receipt p50 / p95 / p99", latency_text(run.latencies()))]

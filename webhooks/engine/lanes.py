@@ -20,7 +20,7 @@ from webhooks.conf import app_settings
 from webhooks.engine import health, sender, wakeups
 from webhooks.engine.store import Batch, Record, get_store
 from webhooks.ids import uuid7
-from webhooks.models import Lane
+from webhooks.models import Delivery, Lane
 from webhooks.observability import hooks
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _finish(store, batch: Batch, webhook, records: list[Record]) -> None:
 
 def _log(record: Record, status: str) -> None:
     attempt = record.attempt
-    if status == "failed":
+    if status == Delivery.Status.FAILED:
         logger.info(
             "delivery %s failed at attempt %d: %s",
             record.delivery_id,
