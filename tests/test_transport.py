@@ -54,7 +54,7 @@ def fake_dns(monkeypatch):
 @pytest.mark.parametrize(
     "headers",
     [
-        {f"X-H{n}": "v" for n in range(100)},  # too many
+        {f"X-H{n}": "v" for n in range(80)},  # too many (http.client refuses over 100)
         {f"X-Big{n}": "b" * 3000 for n in range(5)},  # too large
     ],
 )
