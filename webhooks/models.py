@@ -164,8 +164,14 @@ class Delivery(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due"),
-            models.Index(fields=["status", "locked_until"], name="delivery_status_lease"),
+            # Partial: a row is in each only while it is pending / delivering, so the two
+            # updates of an attempt (claim, record) write fewer index entries.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"
+            ),
+            models.Index(
+                fields=["locked_until"], condition=Q(status="delivering"), name="delivery_lease"
+            ),
             # A lane's claim: the webhook's due deliveries, oldest due first.
             models.Index(
                 fields=["webhook", "next_attempt_at"],
