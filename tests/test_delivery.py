@@ -87,7 +87,7 @@ def test_the_recorded_request_hides_the_signature_and_credentials(receiver):
     assert recorded["X-Team"] == "search"
     assert hook.secret not in json.dumps(recorded)
     assert "s3cret" not in json.dumps(recorded)
-    assert attempt.request_url == receiver.url().replace("/hook", "/…")  # HOOK(hardening): redacted
+    assert attempt.request_url == receiver.url().replace("/hook", "/…")  # the path redacted
 
 
 def test_a_binary_answer_is_recorded(receiver, hook):
