@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -104,7 +105,7 @@ def test_a_lane_held_by_a_killed_worker_frees_itself_when_its_lease_ends(receive
     held = Lane.objects.create(
         webhook=hook,
         slot=0,
-        token=Lane._meta.pk.default() if False else hook.id,
+        token=uuid.uuid4(),  # a worker that was killed while holding it
         expires_at=timezone.now() + timedelta(seconds=30),
     )
     assert lanes.run_lane(hook.id) == 0  # held: the wake-up is dropped
