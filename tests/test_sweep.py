@@ -130,6 +130,13 @@ def test_a_large_wake_up_is_sent_in_full(stream):
     assert stream.xlen(STREAM) == 1200
 
 
+def test_wake_ups_go_out_after_redis_forgot_the_script(stream):
+    assert wakeups.wake([uuid.uuid4()]) == 1
+    stream.script_flush()  # a restarted or flushed server
+    assert wakeups.wake([uuid.uuid4(), uuid.uuid4()]) == 2
+    assert stream.xlen(STREAM) == 3
+
+
 def test_waking_never_raises_when_redis_is_down(settings, unused_port, caplog):
     settings.REDIS_URL = f"redis://127.0.0.1:{unused_port}/0"
     started = time.monotonic()

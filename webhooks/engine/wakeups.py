@@ -2,9 +2,11 @@
 
 One message per webhook, not per delivery: on Redis a wake-up is only added when none is
 waiting for that webhook already (a key with a lease, cleared by the worker that takes the
-message, before it claims). Taskiq has no synchronous kiq(): each process gets one daemon thread
-running an asyncio loop with its own broker client (a fork gets fresh ones). Nothing here raises
-to the caller: a lost wake-up costs latency, never a delivery; the sweep wakes due work again.
+message, before it claims). The wake-ups go straight to the stream on a synchronous Redis client,
+from the calling thread, in taskiq's message format; only the embedded mode (no Redis) kicks its
+in-process broker, from one daemon thread running an asyncio loop (Taskiq has no synchronous
+kiq()). A fork gets fresh clients and a fresh loop. Nothing here raises to the caller: a lost
+wake-up costs latency, never a delivery; the sweep wakes due work again.
 """
 
 import asyncio
@@ -19,9 +21,10 @@ import redis
 from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import transaction
-from taskiq import AsyncBroker, TaskiqMessage
+from taskiq import TaskiqMessage
 from taskiq.kicker import AsyncKicker
 
+from webhooks.broker import add_wake_ups, broker
 from webhooks.conf import app_settings
 from webhooks.engine import embedded
 
@@ -32,15 +35,15 @@ WAKE_KEY = "webhooks:wake:{}"  # set while a wake-up for the webhook waits in th
 KICK_BATCH = 500  # wake-ups per pipelined round trip to Redis
 
 
-class _Loop:
-    """The process's background event loop and the broker clients that live on it."""
+class _Process:
+    """This process's Redis clients, and the event loop of the in-process broker."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pid: int | None = None
+        self.pid: int | None = None  # of the loop
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
-        self.publishers: dict[str, AsyncBroker] = {}
+        self.started = False  # the in-process broker, on this loop
         self.clients: dict[str, redis.Redis] = {}
 
     def get(self) -> asyncio.AbstractEventLoop:
@@ -52,28 +55,12 @@ class _Loop:
                     target=self.loop.run_forever, name="webhooks-enqueue", daemon=True
                 )
                 self.thread.start()
-                self.pid, self.publishers = os.getpid(), {}
+                self.pid, self.started = os.getpid(), False
             return self.loop
 
-    async def publisher(self, redis_url: str) -> AsyncBroker:
-        """Return the broker client for redis_url (the in-process broker when it is empty)."""
-        if redis_url not in self.publishers:
-            from webhooks import tasks  # noqa: F401  (registers the tasks the in-process broker runs)
-            from webhooks.broker import broker, make_broker
-
-            if redis_url:
-                client = make_broker(redis_url, socket_timeout=app_settings.ENQUEUE_TIMEOUT_SECONDS)
-            else:
-                client = broker  # its tasks run in this process, on this loop
-                await client.startup()
-            self.publishers[redis_url] = client
-        return self.publishers[redis_url]
-
     def client(self, redis_url: str) -> redis.Redis:
-        """Return this process's synchronous Redis client (for worker threads)."""
+        """Return this process's synchronous Redis client (thread-safe: a connection pool)."""
         with self.lock:
-            if self.pid != os.getpid():
-                self.clients = {}
             if redis_url not in self.clients:
                 timeout = app_settings.ENQUEUE_TIMEOUT_SECONDS
                 self.clients[redis_url] = redis.Redis.from_url(
@@ -82,7 +69,7 @@ class _Loop:
             return self.clients[redis_url]
 
 
-_state = _Loop()
+_state = _Process()
 
 
 def wake_after_commit(webhook_ids: Iterable) -> None:
@@ -127,14 +114,55 @@ def wake(webhook_ids: Iterable[uuid.UUID | str]) -> int:
     if not ids:
         return 0
     if not settings.REDIS_URL:
-        embedded.start_dispatcher()
+        return _wake_in_process(ids)
+    client = _state.client(settings.REDIS_URL)
+    lease_ms, sent = int(app_settings.WAKE_LEASE_SECONDS * 1000), 0
+    for start in range(0, len(ids), KICK_BATCH):
+        batch = ids[start : start + KICK_BATCH]
+        try:
+            sent += add_wake_ups(client, {WAKE_KEY.format(i): _message(i) for i in batch}, lease_ms)
+        except Exception as exc:  # the queue is failing: the sweep wakes the rest
+            logger.warning(
+                "woke %d of %d webhooks; the sweep wakes the rest (%s)", start, len(ids), exc
+            )
+            break
+    return sent
+
+
+def _message(webhook_id: str) -> bytes:
+    """Return the stream entry that runs a lane of webhook_id, as taskiq's formatter writes it."""
+    return broker.formatter.dumps(
+        TaskiqMessage(
+            task_id=broker.id_generator(),
+            task_name=LANE_TASK,
+            labels={},
+            labels_types={},
+            args=[webhook_id],
+            kwargs={},
+        )
+    ).message
+
+
+def _wake_in_process(ids: list[str]) -> int:
+    """The embedded mode: kick the lanes on the in-process broker, from its event loop."""
+    embedded.start_dispatcher()
     try:
-        loop = _state.get()
-        future = asyncio.run_coroutine_threadsafe(_wake_all(ids, settings.REDIS_URL), loop)
+        future = asyncio.run_coroutine_threadsafe(_kick_all(ids), _state.get())
         return future.result(timeout=app_settings.ENQUEUE_TIMEOUT_SECONDS)
     except Exception as exc:  # timed out: some may have gone; a second wake-up is harmless
         logger.warning("could not wake %d webhooks (%s); the sweep will", len(ids), exc)
         return 0
+
+
+async def _kick_all(ids: list[str]) -> int:
+    from webhooks import tasks  # noqa: F401  (registers the tasks the in-process broker runs)
+
+    if not _state.started:
+        await broker.startup()
+        _state.started = True
+    for webhook_id in ids:
+        await AsyncKicker(LANE_TASK, broker, {}).kiq(webhook_id)
+    return len(ids)
 
 
 def taken(webhook_id: str) -> None:
@@ -147,55 +175,10 @@ def taken(webhook_id: str) -> None:
         logger.warning("could not clear the wake-up of webhook %s (%s)", webhook_id, exc)
 
 
-async def _wake_all(ids: list[str], redis_url: str) -> int:
-    """Send the wake-ups in pipelined batches; return how many were added."""
-    try:
-        publisher = await _state.publisher(redis_url)
-    except Exception as exc:
-        logger.warning("could not reach the queue to wake %d webhooks (%s)", len(ids), exc)
-        return 0
-    sent = 0
-    for start in range(0, len(ids), KICK_BATCH):
-        batch = ids[start : start + KICK_BATCH]
-        try:
-            sent += await _wake_batch(publisher, batch)
-        except Exception as exc:  # the queue is failing: the sweep wakes the rest
-            logger.warning(
-                "woke %d of %d webhooks; the sweep wakes the rest (%s)",
-                start,
-                len(ids),
-                exc.__cause__ or exc,
-            )
-            break
-    return sent
-
-
-async def _wake_batch(publisher: AsyncBroker, ids: list[str]) -> int:
-    wake_batch = getattr(publisher, "wake_batch", None)  # the Redis stream broker's
-    if wake_batch is None:  # the in-process broker (embedded mode)
-        for webhook_id in ids:
-            await AsyncKicker(LANE_TASK, publisher, {}).kiq(webhook_id)
-        return len(ids)
-    messages = {
-        WAKE_KEY.format(webhook_id): publisher.formatter.dumps(
-            TaskiqMessage(
-                task_id=publisher.id_generator(),
-                task_name=LANE_TASK,
-                labels={},
-                labels_types={},
-                args=[webhook_id],
-                kwargs={},
-            )
-        ).message
-        for webhook_id in ids
-    }
-    return await wake_batch(messages, lease_ms=int(app_settings.WAKE_LEASE_SECONDS * 1000))
-
-
 def _reset_after_fork() -> None:
     # Threads don't survive a fork and a lock may have been held: start from scratch.
     global _state
-    _state = _Loop()
+    _state = _Process()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
