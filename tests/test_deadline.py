@@ -126,3 +126,24 @@ def test_an_automatic_attempt_ends_at_the_deadline_and_is_sent_once(
     (attempt,) = DeliveryAttempt.objects.filter(delivery=delivery)
     assert attempt.error_kind == "timeout"
     assert server.requests == 1
+
+
+def test_a_deadline_behind_many_finished_ones_still_expires_on_time():
+    from webhooks.engine import deadline
+
+    for _ in range(500):  # attempts that ended long before their deadline, as nearly all do
+        with deadline.Deadline(0.2):
+            pass
+    left, right = socket.socketpair()
+    try:
+        with deadline.Deadline(0.3) as running:
+            running.watch(left)
+            started = time.monotonic()
+            assert left.recv(1) == b""  # shut down by the watchdog: the read ends
+        assert running.expired and 0.25 <= time.monotonic() - started < 1.0
+    finally:
+        left.close()
+        right.close()
+    time.sleep(0.1)
+    # the finished ones were dropped without waking for each (none remains queued)
+    assert not deadline._watchdog._heap

@@ -36,6 +36,7 @@ class Deadline:
         self.started = time.monotonic()
         self.at = self.started + seconds
         self.expired = False
+        self.finished = False  # the attempt is over: the watchdog drops it without waiting
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
 
@@ -67,6 +68,7 @@ class Deadline:
         _current.reset(self._token)
         with self._lock:
             self._sockets = []  # the attempt is over: nothing of it may be shut down later
+            self.finished = True
 
 
 def current() -> Deadline | None:
@@ -82,7 +84,12 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 class _Watchdog:
-    """One daemon thread that expires deadlines in time order."""
+    """One daemon thread that expires deadlines in time order.
+
+    It only wakes for a deadline that is still running when its time comes: finished ones
+    (nearly all) are dropped from the top of the heap whenever it looks, so a busy worker
+    doesn't wake it once per attempt.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Deadline]] = []
@@ -104,7 +111,11 @@ class _Watchdog:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._heap or self._heap[0][0] > time.monotonic():
+                while True:
+                    while self._heap and self._heap[0][2].finished:
+                        heapq.heappop(self._heap)
+                    if self._heap and self._heap[0][0] <= time.monotonic():
+                        break
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._wake.wait(timeout)
                 _, _, deadline = heapq.heappop(self._heap)
