@@ -143,10 +143,18 @@ def test_keep_alive_reuses_one_connection_per_thread(receiver):
     for _ in range(3):
         assert transport.send(receiver.url(), {}, BODY).status_code == 200
     assert len(receiver.requests) == 3
-    pools = http_session.thread_session().get_adapter(receiver.url()).poolmanager.pools
+    pools = http_session.thread_client().adapter.poolmanager.pools
     # urllib3's pool container refuses iteration; keys() is its thread-safe listing
     (pool,) = [pools[key] for key in pools.keys() if key.key_port == receiver.port]  # noqa: SIM118
     assert pool.num_connections == 1
+
+
+def test_a_cookie_set_by_one_endpoint_is_never_sent_on(receiver):
+    # another customer's webhook on the same host must not receive it
+    receiver.reply_with(Reply(status=200, headers={"Set-Cookie": "session=tenant-a; Path=/"}))
+    assert transport.send(receiver.url("/tenant-a"), {}, BODY).status_code == 200
+    assert transport.send(receiver.url("/tenant-b"), {}, BODY).status_code == 200
+    assert [r.headers.get("cookie") for r in receiver.requests] == [None, None]
 
 
 def test_a_slow_receiver_times_out(receiver, webhooks_settings):
@@ -309,11 +317,11 @@ def tls_receiver(tmp_path):
     context.sni_callback = lambda sock, server_name, ctx: server.sni.append(server_name)
     server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
     server.start()
-    # this thread's session trusts the certificate (the real one trusts the system CAs)
-    session = http_session.thread_session()
-    session.verify = str(cert_file)
+    # this thread's client trusts the certificate (the real one trusts the system CAs)
+    client = http_session.thread_client()
+    client.verify = str(cert_file)
     yield server
-    session.verify = True
+    client.verify = True
     server.stop()
 
 

@@ -1,9 +1,10 @@
-"""The outgoing HTTP session: one per thread, keep-alive, private addresses refused at connect.
+"""The outgoing HTTP client: one per thread, keep-alive, private addresses refused at connect.
 
 Every connection it makes is watched by the running attempt's deadline (engine/deadline.py):
 the name lookup is abandoned and the socket shut down when the attempt's time is up.
 """
 
+import functools
 import ipaddress
 import socket
 import threading
@@ -151,21 +152,42 @@ class PinnedAddressAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-def build_session() -> requests.Session:
-    """Return a session whose connections are checked against the SSRF policy."""
-    session = requests.Session()
-    # HTTP(S)_PROXY would send deliveries through a proxy that the address check can't see.
-    session.trust_env = False
-    # A thread sends one request at a time: one kept-alive connection per destination suffices.
-    adapter = PinnedAddressAdapter(pool_connections=32, pool_maxsize=1)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+class Client:
+    """One thread's way out: the pinned adapter, and nothing of a requests.Session.
+
+    A Session would keep a cookie jar shared by every endpoint this thread sends to (one
+    receiver's Set-Cookie sent on to another customer's webhook on the same host), read proxies
+    from the environment (which the address check can't see) and cost more CPU per request than
+    the adapter itself (docs/performance.md). Here each request is prepared from the URL,
+    headers and body alone and goes straight to the adapter: no cookies, no proxy, no redirect.
+    """
+
+    def __init__(self) -> None:
+        # A thread sends one request at a time: one kept-alive connection per destination.
+        self.adapter = PinnedAddressAdapter(pool_connections=32, pool_maxsize=1)
+        self.verify: bool | str = True  # a CA bundle's path in tests
+
+    def post(self, url: str, headers: dict[str, str], body: bytes, timeout) -> requests.Response:
+        """Send one POST and return the response with its body unread (stream)."""
+        request = requests.PreparedRequest()
+        request.prepare_method("POST")
+        request.url = _prepared_url(url)
+        request.prepare_headers(headers)
+        request.prepare_body(body, None)
+        return self.adapter.send(request, stream=True, timeout=timeout, verify=self.verify)
 
 
-def thread_session() -> requests.Session:
-    """Return this thread's session, creating it on first use (sessions are not thread-safe)."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = build_session()
-    return session
+@functools.lru_cache(maxsize=1024)
+def _prepared_url(url: str) -> str:
+    """Return url as requests sends it (IDNA host, quoted path); a lane sends one URL often."""
+    request = requests.PreparedRequest()
+    request.prepare_url(url, None)
+    return request.url
+
+
+def thread_client() -> Client:
+    """Return this thread's client, creating it on first use (connection pools are per thread)."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = Client()
+    return client

@@ -13,7 +13,7 @@ from urllib3.util import Timeout
 
 from webhooks.conf import app_settings
 from webhooks.engine import deadline
-from webhooks.http_session import BlockedDestination, NameNotResolved, thread_session
+from webhooks.http_session import BlockedDestination, NameNotResolved, thread_client
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ def _exchange(
 ) -> DeliveryOutcome:
     started = budget.started
     try:
-        response = thread_session().post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-        )
+        response = thread_client().post(url, headers, body, timeout)
     except requests.RequestException as exc:
         kind, message = classify(exc)
         return DeliveryOutcome(
