@@ -1,5 +1,6 @@
 """The sweep and the wake-ups: expired leases, webhooks with due work, the queue's messages."""
 
+import asyncio
 import os
 import time
 import uuid
@@ -10,7 +11,8 @@ import redis
 from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
-from webhooks.broker import STREAM
+from webhooks import broker as broker_module
+from webhooks.broker import CONSUMER_GROUP, STREAM
 from webhooks.engine import wakeups
 from webhooks.engine.sweep import dispatch_due, release_expired_leases
 from webhooks.models import Delivery
@@ -135,6 +137,33 @@ def test_wake_ups_go_out_after_redis_forgot_the_script(stream):
     stream.script_flush()  # a restarted or flushed server
     assert wakeups.wake([uuid.uuid4(), uuid.uuid4()]) == 2
     assert stream.xlen(STREAM) == 3
+
+
+def test_a_wake_up_left_unacknowledged_by_a_dead_worker_is_taken_over(stream, settings):
+    webhook_id = str(uuid.uuid4())
+    reader = broker_module.make_broker(settings.REDIS_URL)
+    reader.block, reader.idle_timeout = 100, 50  # ms: a short read, a short wait to take over
+
+    async def scenario():
+        await reader.startup()  # the consumer group
+        assert wakeups.wake([webhook_id]) == 1
+        # a worker reads the wake-up and dies before acknowledging it
+        client = reader.client()
+        await client.xreadgroup(CONSUMER_GROUP, "dead-worker", {STREAM: ">"}, count=1)
+        await asyncio.sleep(0.1)
+        read = reader._read()
+        message = await asyncio.wait_for(anext(read), timeout=5)
+        await message.ack()
+        pending = await client.xpending(STREAM, CONSUMER_GROUP)
+        await read.aclose()
+        await reader.shutdown()
+        return message.data, pending["pending"]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(broker_module, "TAKEOVER_INTERVAL_SECONDS", 0)
+        data, pending = asyncio.run(scenario())
+    assert webhook_id.encode() in data and b"webhooks.lane" in data
+    assert pending == 0
 
 
 def test_waking_never_raises_when_redis_is_down(settings, unused_port, caplog):
