@@ -133,6 +133,20 @@ def test_an_emit_is_two_statements_whatever_its_fan_out(hooks):
     assert all(r.next_attempt_at for r in rows)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_emit_outside_a_transaction_sends_no_transaction_control():
+    # the event and its deliveries are one statement, a transaction by itself: no BEGIN, COMMIT
+    project = uuid.uuid4()
+    WebhookFactory.create_batch(2, project_id=project)
+    data = EVENT_TYPES["config.deployed"].example
+
+    with CaptureQueriesContext(connection) as captured:
+        event = emit_webhook_event(project, "config.deployed", data)
+
+    assert len(captured.captured_queries) == 2, captured.captured_queries
+    assert Delivery.objects.filter(event=event, status=Status.PENDING).count() == 2
+
+
 # --- an emit's response is not slowed down by its own deliveries --------------------------------
 
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from webhooks.ids import uuid7
 from webhooks.models import Delivery, Event, Webhook
@@ -66,12 +66,14 @@ def _insert_sql() -> str:
 def insert(event: Event, webhook_ids: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:
     """Insert event and a pending delivery, due now, to each webhook; return the deliveries' ids.
 
-    A duplicate idempotency key raises IntegrityError, and nothing is written.
+    Atomic by itself, in a transaction of its own or the caller's. A duplicate idempotency key
+    raises IntegrityError, and nothing is written.
     """
     if not _native():
-        event.save(force_insert=True)
         deliveries = [Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids]
-        Delivery.objects.bulk_create(deliveries)
+        with transaction.atomic():
+            event.save(force_insert=True)
+            Delivery.objects.bulk_create(deliveries)
         return [delivery.id for delivery in deliveries]
     # The values save() would send: auto_now stamps, then the fields' values.
     row = {f.column: f.pre_save(event, True) for f in Event._meta.concrete_fields}
