@@ -12,6 +12,7 @@ import json
 import uuid
 
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
 
 from webhooks.conf import app_settings
@@ -232,11 +233,35 @@ def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
     return batch
 
 
+class _UnpreparedCursor(ServerBindingCursor):
+    """Server-side binding, but never a prepared statement: a PgBouncer pooling transactions
+    would run the next statement on a connection that doesn't know it."""
+
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query, params, prepare=False)
+
+
+def _server_bound_cursor():
+    """Return a cursor of Django's connection that sends values apart from the statement.
+
+    Django's cursors bind values into the statement's text in Python (client-side binding);
+    a batch's arrays cost more to quote that way than to send apart. Wrapped as
+    connection.cursor() wraps its own, so query logging and execute wrappers see these
+    statements too.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    cursor = _UnpreparedCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
 class PgStore:
     """The Store on PostgreSQL (see engine/store.py for the contract)."""
 
     def _run(self, template: str, params) -> list:
-        with connection.cursor() as cursor:
+        with _server_bound_cursor() as cursor:
             cursor.execute(_sql(template), params)
             return cursor.fetchall() if cursor.description else []
 
