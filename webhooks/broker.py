@@ -130,10 +130,9 @@ class DeliveryStreamBroker(RedisStreamBroker):
     async def _read(self) -> AsyncGenerator[AckableMessage, None]:
         """Yield new messages; every TAKEOVER_INTERVAL_SECONDS, also a dead worker's old ones.
 
-        taskiq-redis's listen() takes over unacknowledged messages (a lock, XAUTOCLAIM, the
-        lock's release: two more round trips) after every read, though none can be older than
-        IDLE_TIMEOUT_MS (an hour) more than once a minute; that was a fifth of the worker's
-        Redis traffic with one wake-up per read.
+        taskiq-redis's listen() looks for unacknowledged messages (a lock, XAUTOCLAIM, the
+        lock's release: two more round trips) after every read, though only those idle for
+        IDLE_TIMEOUT_MS (an hour) are taken over: once a minute finds them as well.
         """
         client, takeover_at = self.client(), time.monotonic() + TAKEOVER_INTERVAL_SECONDS
         while True:

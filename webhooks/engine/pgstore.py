@@ -238,7 +238,7 @@ class _UnpreparedCursor(ServerBindingCursor):
     would run the next statement on a connection that doesn't know it."""
 
     def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, prepare=False)
+        return super().execute(query, params, **kwargs | {"prepare": False})
 
 
 def _server_bound_cursor():
