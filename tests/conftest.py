@@ -58,7 +58,7 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-SERVICE_KEY = "test-service-key"  # WEBHOOKS_AUTH_KEY in webhooks_project.test_settings
+SERVICE_KEY = "test-service-key"  # WEBHOOKS_AUTH_KEY in tests.settings
 
 
 @pytest.fixture

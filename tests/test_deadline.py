@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.hostile import HostileServer
-from webhooks import http_session, transport
+from webhooks import transport
 from webhooks.engine import lanes
 from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.transport import client as transport_client
 
-BUDGET = 2.0  # DELIVERY_TIMEOUT_SECONDS in webhooks_project.test_settings
+BUDGET = 2.0  # DELIVERY_TIMEOUT_SECONDS in tests.settings
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_a_slow_name_lookup_ends_at_the_deadline(monkeypatch, receiver):
         time.sleep(BUDGET + 2)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(http_session.socket, "getaddrinfo", slow)
+    monkeypatch.setattr(transport_client.socket, "getaddrinfo", slow)
 
     outcome, elapsed = timed(
         lambda: transport.send(receiver.url().replace("127.0.0.1", "localhost"), {}, b"{}")
@@ -129,7 +130,7 @@ def test_an_automatic_attempt_ends_at_the_deadline_and_is_sent_once(
 
 
 def test_a_deadline_behind_many_finished_ones_still_expires_on_time():
-    from webhooks.engine import deadline
+    from webhooks.transport import deadline
 
     for _ in range(500):  # attempts that ended long before their deadline, as nearly all do
         with deadline.Deadline(0.2):

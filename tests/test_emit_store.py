@@ -7,10 +7,11 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from tests.factories import WebhookFactory
-from webhooks import emit_store
+from webhooks.engine.ormstore import OrmStore
+from webhooks.engine.pgstore import PgStore
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, Event
-from webhooks.services import emit_webhook_event
+from webhooks.services import emit, emit_webhook_event
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def emit_both_ways(monkeypatch) -> tuple[list, list]:
     WebhookFactory(project_id=project, deleted_at=timezone.now())
     data = EVENT_TYPES["config.deployed"].example
     native = emit_webhook_event(project, "config.deployed", data, "native")
-    monkeypatch.setattr(emit_store, "_native", lambda: False)
+    monkeypatch.setattr(emit, "get_store", OrmStore)
     orm = emit_webhook_event(project, "config.deployed", data, "orm")
     assert {d.webhook_id for d in native.deliveries.all()} == {h.id for h in hooks}
     return [native, orm], [list(event.deliveries.order_by("webhook_id")) for event in (native, orm)]
@@ -51,15 +52,14 @@ def test_both_paths_write_the_same_event_and_deliveries(monkeypatch):
         assert (delivery.attempt_count, delivery.lease_expiries) == (0, 0)
 
 
-def test_both_paths_read_the_same_subscriptions(monkeypatch):
+def test_both_paths_read_the_same_subscriptions():
     project = uuid.uuid4()
     WebhookFactory(project_id=project, event_types=["*"], filters={"environments": ["prod"]})
     WebhookFactory(project_id=project, is_active=False)
 
-    native = emit_store.subscriptions(project)
-    monkeypatch.setattr(emit_store, "_native", lambda: False)
+    native = PgStore().subscriptions(project)
 
-    assert native == emit_store.subscriptions(project)
+    assert native == OrmStore().subscriptions(project)
     assert [(types, filters) for _, types, filters in native] == [
         (["*"], {"environments": ["prod"]})
     ]

@@ -222,7 +222,7 @@ def test_the_catalogue_imports_no_serializer_nor_model():
         "import sys, webhooks.events; "
         "print(sorted(m for m in sys.modules if m.startswith('webhooks.')))"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webhooks_project.test_settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
 
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60

@@ -23,7 +23,7 @@ from webhooks.services.emit import emit_webhook_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-DISPATCH_INTERVAL = 0.5  # DISPATCH_INTERVAL_SECONDS in webhooks_project.test_settings
+DISPATCH_INTERVAL = 0.5  # DISPATCH_INTERVAL_SECONDS in tests.settings
 
 
 @pytest.fixture

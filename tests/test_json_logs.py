@@ -95,7 +95,7 @@ def test_every_process_switches_with_log_format(tmp_path):
         "from webhooks.observability import logs; logs.bind(webhook_id='w-1'); "
         "logging.getLogger('webhooks.cli').warning('one \"quoted\" line')"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webhooks_project.test_settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
 
     def run(log_format: str) -> str:
         done = subprocess.run(

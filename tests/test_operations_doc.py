@@ -184,7 +184,7 @@ def live_env(live_server) -> dict[str, str]:
     return {
         "BASE": live_server.url,
         "WEBHOOKS_AUTH_KEY": SERVICE_KEY,
-        "DJANGO_SETTINGS_MODULE": "webhooks_project.test_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     }
 

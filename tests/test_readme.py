@@ -100,7 +100,7 @@ def shell(live_server, tmp_path) -> Shell:
         "WEBHOOKS_AUTH_KEY": SERVICE_KEY,
         "PROJECT": str(uuid.uuid4()),
         # manage.py (the key step) must use the live server's database.
-        "DJANGO_SETTINGS_MODULE": "webhooks_project.test_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     }
     return Shell(env, tmp_path)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = """
 import os, sys
 import django
-os.environ["DJANGO_SETTINGS_MODULE"] = "webhooks_project.test_settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 django.setup()
 from webhooks.engine.lanes import deliver
 deliver(sys.argv[1])

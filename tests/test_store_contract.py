@@ -14,7 +14,7 @@ from tests.support import spoil_secret
 from webhooks.engine import sender
 from webhooks.engine.ormstore import OrmStore
 from webhooks.engine.pgstore import PgStore
-from webhooks.engine.store import Record
+from webhooks.engine.store import Record, State
 from webhooks.fields import is_undecryptable
 from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
 
@@ -54,14 +54,13 @@ def succeeded(delivery: Delivery) -> Record:
         response_headers={"content-type": "text/plain"},
         response_body="ok",
     )
-    state = {
-        "status": Status.SUCCEEDED,
-        "next_attempt_at": None,
-        "last_status_code": 200,
-        "last_error": "",
-        "delivered_at": timezone.now(),
-        "trigger": Delivery.Trigger.AUTO,
-    }
+    state = State(
+        status=Status.SUCCEEDED,
+        next_attempt_at=None,
+        trigger=Delivery.Trigger.AUTO,
+        last_status_code=200,
+        delivered_at=timezone.now(),
+    )
     return Record(
         delivery_id=delivery.pk, lease=delivery.locked_until, state=state, attempt=attempt
     )

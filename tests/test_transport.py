@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.receiver import Receiver, Reply
-from webhooks import __version__, http_session, transport, wire
-from webhooks.http_session import BlockedDestination, NameNotResolved
+from webhooks import __version__, transport, wire
+from webhooks.transport import client as transport_client
+from webhooks.transport.client import BlockedDestination, NameNotResolved
 
 URL = "https://hooks.example.com/agenta"
 BODY = b'{"id":"e1","type":"config.deployed"}'
@@ -143,7 +144,7 @@ def test_keep_alive_reuses_one_connection_per_thread(receiver):
     for _ in range(3):
         assert transport.send(receiver.url(), {}, BODY).status_code == 200
     assert len(receiver.requests) == 3
-    pools = http_session.thread_client().adapter.poolmanager.pools
+    pools = transport_client.thread_client().adapter.poolmanager.pools
     # urllib3's pool container refuses iteration; keys() is its thread-safe listing
     (pool,) = [pools[key] for key in pools.keys() if key.key_port == receiver.port]  # noqa: SIM118
     assert pool.num_connections == 1
@@ -263,7 +264,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(
 ):
     # given a name that resolves to 127.0.0.1 once (accepted here) and to 10.9.9.9 afterwards
     webhooks_settings(ALLOW_PRIVATE_DESTINATIONS=False)
-    monkeypatch.setattr(http_session, "blocked_reason", lambda address: None)
+    monkeypatch.setattr(transport_client, "blocked_reason", lambda address: None)
     real, lookups = socket.getaddrinfo, []
 
     def rebinding(host, port, *args, **kwargs):
@@ -318,7 +319,7 @@ def tls_receiver(tmp_path):
     server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
     server.start()
     # this thread's client trusts the certificate (the real one trusts the system CAs)
-    client = http_session.thread_client()
+    client = transport_client.thread_client()
     client.verify = str(cert_file)
     yield server
     client.verify = True
@@ -329,7 +330,7 @@ def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks(
     tls_receiver, fake_dns, webhooks_settings, monkeypatch
 ):
     webhooks_settings(ALLOW_PRIVATE_DESTINATIONS=False)
-    monkeypatch.setattr(http_session, "blocked_reason", lambda address: None)
+    monkeypatch.setattr(transport_client, "blocked_reason", lambda address: None)
     fake_dns["secure.example.com"] = ["127.0.0.1"]
     port = tls_receiver.port
     outcome = transport.send(f"https://secure.example.com:{port}/hook", {}, BODY)

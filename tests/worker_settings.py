@@ -4,7 +4,7 @@ The test settings, with a short wake-up lease so webhooks whose queue message wa
 (FLUSHALL, a killed worker) are woken again within seconds instead of half a minute.
 """
 
-from webhooks_project.test_settings import *  # noqa: F403
-from webhooks_project.test_settings import WEBHOOKS
+from tests.settings import *  # noqa: F403
+from tests.settings import WEBHOOKS
 
 WEBHOOKS = {**WEBHOOKS, "WAKE_LEASE_SECONDS": 2}

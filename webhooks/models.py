@@ -7,6 +7,7 @@ from django.db.models import Q
 from webhooks import crypto, wire
 from webhooks.fields import EncryptedJSONField, EncryptedTextField, is_undecryptable
 from webhooks.ids import uuid7
+from webhooks.outcomes import ErrorKind
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
 MAX_IN_FLIGHT_LIMIT = 32  # concurrent attempts one webhook may be given
@@ -190,17 +191,6 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP try of a delivery: what was sent and what came back."""
 
-    class ErrorKind(models.TextChoices):
-        TIMEOUT = "timeout"
-        CONNECTION = "connection"
-        DNS = "dns"
-        BLOCKED_DESTINATION = "blocked_destination"
-        TLS = "tls"
-        INVALID_RESPONSE = "invalid_response"
-        HTTP_STATUS = "http_status"
-        WEBHOOK_DISABLED = "webhook_disabled"
-        INTERNAL_ERROR = "internal_error"
-
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
@@ -214,7 +204,9 @@ class DeliveryAttempt(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_headers = models.JSONField(default=dict)
     response_body = models.TextField(blank=True, default="")  # truncated
-    error_kind = models.CharField(max_length=30, choices=ErrorKind, blank=True, default="")
+    error_kind = models.CharField(
+        max_length=30, choices=ErrorKind.choices(), blank=True, default=""
+    )
     error_message = models.TextField(blank=True, default="")
 
     class Meta:

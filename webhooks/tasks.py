@@ -1,4 +1,4 @@
-"""Thin Taskiq tasks taking ids; the work and every write live in webhooks.engine."""
+"""Thin Taskiq tasks taking ids; the work lives in webhooks.engine."""
 
 import logging
 

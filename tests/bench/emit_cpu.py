@@ -37,7 +37,7 @@ def _recreate(drop_only: bool = False) -> None:
 
 def _setup() -> None:
     os.environ["DATABASE_URL"] = _server_url(DATABASE_NAME)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "webhooks_project.bench_settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.bench.settings"
     django.setup()
     import logging
 

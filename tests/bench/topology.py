@@ -17,7 +17,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DATABASE_NAME = "wh_bench"
-SETTINGS_MODULE = "webhooks_project.bench_settings"
+SETTINGS_MODULE = "tests.bench.settings"
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 

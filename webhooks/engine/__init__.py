@@ -1,5 +1,6 @@
-"""The delivery engine: endpoint lanes, batches, the per-attempt deadline and the sweep.
+"""The delivery engine: endpoint lanes, batches, the sweep, wake-ups and the store they share.
 
-Imports flow one way: tasks -> engine (lanes, attempts, sweep, wakeups) -> store. Import the
-submodules themselves; this package imports nothing, so transport can use engine.deadline.
+Imports flow one way: tasks -> engine (lanes, sender, sweep, wakeups) -> store -> models. The
+engine never imports services, observability, views, portal or admin: it announces what happened
+through engine.signals, and those layers listen (tests/test_layers.py enforces it).
 """

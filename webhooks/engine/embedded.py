@@ -1,4 +1,8 @@
-"""The embedded mode (no REDIS_URL): a daemon thread in the web process plays the scheduler."""
+"""The embedded mode (no REDIS_URL): a daemon thread in the web process plays the scheduler.
+
+WebhooksConfig.ready() starts it on the process's first request, and when the in-process broker
+starts (the first wake-up), so an emit from a shell is retried as well.
+"""
 
 import logging
 import os
@@ -6,10 +10,10 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.signals import request_started
 from django.db import close_old_connections
 
 from webhooks.conf import app_settings
+from webhooks.engine.sweep import dispatch_due
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
-def start_dispatcher(**_signal_kwargs) -> bool:
+def start_dispatcher(*_event_args, **_signal_kwargs) -> bool:
     """Start the in-process sweep once per process when REDIS_URL is unset; return if it runs."""
     global _thread
     if settings.REDIS_URL:
@@ -31,8 +35,6 @@ def start_dispatcher(**_signal_kwargs) -> bool:
 
 
 def _sweep_forever() -> None:
-    from webhooks.engine.sweep import dispatch_due
-
     while True:
         close_old_connections()
         try:
@@ -50,6 +52,3 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
-
-# The first request of an embedded web process starts the sweep (no thread at import time).
-request_started.connect(start_dispatcher, dispatch_uid="webhooks-embedded-dispatcher")

@@ -17,11 +17,11 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
-from webhooks.engine import health, sender, wakeups
-from webhooks.engine.store import Batch, Record, get_store
+from webhooks.engine import health, sender, signals, wakeups
+from webhooks.engine.backend import get_store
+from webhooks.engine.store import Batch, Record, Store
 from webhooks.ids import uuid7
-from webhooks.models import Delivery, Lane
-from webhooks.observability import hooks
+from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
     return sent  # nothing more was due: claim_next gave the lane back
 
 
-def _record(store, records: list[Record]) -> set:
+def _record(store: Store, records: list[Record]) -> set[uuid.UUID]:
     """Record the batch; if the connection died meanwhile, once more on a new connection.
 
     A database restart or failover while requests were in flight would otherwise lose their
@@ -82,7 +82,9 @@ def _batch_size(per_delivery: float, slice_ends: float) -> int:
     return max(1, min(app_settings.BATCH_SIZE, int(left / max(per_delivery, 0.0005))))
 
 
-def _send_batch(batch: Batch, webhook, load_error: str, slice_ends: float) -> list[Record]:
+def _send_batch(
+    batch: Batch, webhook: Webhook | None, load_error: str, slice_ends: float
+) -> list[Record]:
     """Attempt the batch's deliveries in order; give back those the time slice leaves over."""
     records = []
     lease_ends = batch.clock.started + app_settings.LEASE_SECONDS - _LEASE_MARGIN_SECONDS
@@ -97,7 +99,7 @@ def _send_batch(batch: Batch, webhook, load_error: str, slice_ends: float) -> li
     return records
 
 
-def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None):
+def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None) -> DeliveryAttempt | None:
     """Make one attempt of a pending, due delivery now, outside any lane; return the attempt.
 
     For test pings (sent while the caller waits) and direct calls. Return None when nothing
@@ -113,8 +115,8 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None):
     return record.attempt
 
 
-def _finish(store, batch: Batch, webhook, records: list[Record]) -> None:
-    """Record the batch, apply what it says of the webhook's health, and report it."""
+def _finish(store: Store, batch: Batch, webhook: Webhook | None, records: list[Record]) -> None:
+    """Record the batch, apply what it says of the webhook's health, and announce it."""
     applied = _record(store, records)
     changes = {}
     if webhook is not None:
@@ -123,9 +125,15 @@ def _finish(store, batch: Batch, webhook, records: list[Record]) -> None:
     deliveries = {d.pk: d for d in batch.deliveries}
     for record in records:
         if record.attempt is not None and record.delivery_id in applied:
-            delivery = deliveries[record.delivery_id]
-            status = record.state["status"]
-            hooks.attempt_finished(delivery, webhook, record.attempt, status, changes)
+            status = record.state.status
+            signals.attempt_recorded.send(
+                None,
+                delivery=deliveries[record.delivery_id],
+                webhook=webhook,
+                attempt=record.attempt,
+                status=status,
+                health=changes,
+            )
             changes = {}  # the webhook's changes are told once
             _log(record, status)
 

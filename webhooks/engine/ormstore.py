@@ -3,16 +3,17 @@ statements of pgstore can't run. Each step is a short transaction of several sta
 runs one writer at a time, which stands in for PostgreSQL's row locks here.
 """
 
+import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from webhooks.conf import app_settings
-from webhooks.engine.store import Batch, Clock, Record, log_deleted
-from webhooks.models import Delivery, Lane, Webhook
+from webhooks.engine.store import Batch, Clock, Record, Subscription, log_deleted
+from webhooks.models import Delivery, Event, Lane, Webhook
 
 Status = Delivery.Status
 
@@ -62,10 +63,10 @@ class OrmStore:
 
     def _with_webhook(self, batch: Batch) -> Batch:
         try:
-            batch.webhook = Webhook.objects.get(pk=batch.webhook_id)
+            return dataclasses.replace(batch, webhook=Webhook.objects.get(pk=batch.webhook_id))
         except Exception as exc:  # an undecryptable secret: each delivery records the error
-            batch.load_error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
-        return batch
+            error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
+            return dataclasses.replace(batch, load_error=error)
 
     def claim_next(self, webhook_id, token, limit: int) -> Batch:
         now = timezone.now()
@@ -104,7 +105,11 @@ class OrmStore:
                 rows = Delivery.objects.filter(pk=record.delivery_id)
                 sent = record.attempt is not None
                 counted = {"attempt_count": F("attempt_count") + 1, "lease_expiries": 0}
-                state = {**record.state, "locked_until": None, "updated_at": timezone.now()}
+                state = {
+                    **dataclasses.asdict(record.state),
+                    "locked_until": None,
+                    "updated_at": timezone.now(),
+                }
                 if state["delivered_at"] is None:
                     del state["delivered_at"]
                 if not sent:  # given back unsent: no attempt, the last outcome stays
@@ -122,3 +127,19 @@ class OrmStore:
                     attempt.save(force_insert=True)
         log_deleted(records, found)
         return applied
+
+    def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
+        found = Webhook.objects.filter(project_id=project_id, is_active=True, deleted_at=None)
+        return list(found.values_list("id", "event_types", "filters"))
+
+    def insert_event(
+        self, event: Event, webhook_ids: list[uuid.UUID], now: datetime
+    ) -> list[uuid.UUID]:
+        deliveries = [Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids]
+        with transaction.atomic():
+            event.save(force_insert=True)
+            Delivery.objects.bulk_create(deliveries)
+        return [delivery.id for delivery in deliveries]
+
+    def lock_project(self, project_id: uuid.UUID) -> None:
+        """SQLite already serialises writers (the embedded mode's transactions are IMMEDIATE)."""

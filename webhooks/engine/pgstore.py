@@ -4,7 +4,7 @@ acquire = take a free lane slot + claim a batch; claim_next = claim a batch, or 
 back when nothing is due; record = insert a batch's attempts and apply its states. Statements
 are data-modifying CTEs built once from the models' metadata; values always travel as parameters
 (arrays for a batch, so the text of each statement is constant). Times are the database's
-(statement_timestamp(), read at each statement).
+(statement_timestamp(), read at each statement). The emit's statements are in pgemit.py.
 """
 
 import functools
@@ -12,38 +12,25 @@ import json
 import uuid
 
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.models import Model
 
 from webhooks.conf import app_settings
+from webhooks.engine.pgemit import PgEmit
+from webhooks.engine.pgsql import columns, instance, run, table, width
 from webhooks.engine.store import Batch, Clock, Record, log_deleted
 from webhooks.models import Delivery, DeliveryAttempt, Event, Lane, Webhook
-
-
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _columns(model: type[Model], alias: str) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
-
-
-def _width(model: type[Model]) -> int:
-    return len(model._meta.concrete_fields)
 
 
 @functools.cache
 def _names() -> dict[str, str]:
     return {
-        "delivery": _table(Delivery),
-        "event": _table(Event),
-        "webhook": _table(Webhook),
-        "lane": _table(Lane),
-        "attempt": _table(DeliveryAttempt),
-        "delivery_cols": _columns(Delivery, "claimed"),
-        "event_cols": _columns(Event, "e"),
-        "webhook_cols": _columns(Webhook, "w"),
+        "delivery": table(Delivery),
+        "event": table(Event),
+        "webhook": table(Webhook),
+        "lane": table(Lane),
+        "attempt": table(DeliveryAttempt),
+        "delivery_cols": columns(Delivery, "claimed"),
+        "event_cols": columns(Event, "e"),
+        "webhook_cols": columns(Webhook, "w"),
         "now": "statement_timestamp()",
         "lease_ends": "statement_timestamp() + %(lease)s * interval '1 second'",
         # Set in the statement's own transaction, so only its commit skips waiting for the WAL
@@ -203,67 +190,34 @@ def _sql(template: str) -> str:
     return template.format(**_names())
 
 
-def _instance(model: type[Model], values) -> Model:
-    """Return a model instance from a row of its concrete columns, converted as the ORM does."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        for convert in field.get_db_converters(connection):  # JSON parsing, secret decryption
-            value = convert(value, None, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
 def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
     """Return the batch of rows [now, (webhook columns), delivery columns, event columns]."""
-    batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(rows[0][0]) if rows else None)
-    offset = 1 + (_width(Webhook) if with_webhook else 0)
-    middle = offset + _width(Delivery)
+    offset = 1 + (width(Webhook) if with_webhook else 0)
+    middle = offset + width(Delivery)
+    deliveries = []
     for row in rows:
         if row[offset] is None:  # a lane taken with nothing due
             continue
-        delivery = _instance(Delivery, row[offset:middle])
-        delivery.event = _instance(Event, row[middle:])
-        batch.deliveries.append(delivery)
+        delivery = instance(Delivery, row[offset:middle])
+        delivery.event = instance(Event, row[middle:])
+        deliveries.append(delivery)
+    webhook, load_error = None, ""
     if with_webhook and rows:
         try:
-            batch.webhook = _instance(Webhook, rows[0][1:offset])
+            webhook = instance(Webhook, rows[0][1:offset])
         except Exception as exc:  # an undecryptable secret: each delivery records the error
-            batch.load_error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
-    return batch
+            load_error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
+    if webhook_id is None and deliveries:
+        webhook_id = deliveries[0].webhook_id
+    clock = Clock(rows[0][0]) if rows else None
+    return Batch(webhook_id, deliveries, clock, webhook=webhook, load_error=load_error)
 
 
-class _UnpreparedCursor(ServerBindingCursor):
-    """Server-side binding, but never a prepared statement: a PgBouncer pooling transactions
-    would run the next statement on a connection that doesn't know it."""
-
-    def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, **kwargs | {"prepare": False})
-
-
-def _server_bound_cursor():
-    """Return a cursor of Django's connection that sends values apart from the statement.
-
-    Django's cursors bind values into the statement's text in Python (client-side binding);
-    a batch's arrays cost more to quote that way than to send apart. Wrapped as
-    connection.cursor() wraps its own, so query logging and execute wrappers see these
-    statements too.
-    """
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    cursor = _UnpreparedCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
-
-
-class PgStore:
+class PgStore(PgEmit):
     """The Store on PostgreSQL (see engine/store.py for the contract)."""
 
     def _run(self, template: str, params) -> list:
-        with _server_bound_cursor() as cursor:
-            cursor.execute(_sql(template), params)
-            return cursor.fetchall() if cursor.description else []
+        return run(_sql(template), params)
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
         params = {
@@ -298,9 +252,7 @@ class PgStore:
         rows = self._run(_CLAIM_ONE, params)
         if not rows:
             return None
-        batch = _batch(None, rows, with_webhook=True)
-        batch.webhook_id = batch.deliveries[0].webhook_id
-        return batch
+        return _batch(None, rows, with_webhook=True)
 
     def record(self, records: list[Record]) -> set[uuid.UUID]:
         if not records:
@@ -311,12 +263,12 @@ class PgStore:
             values = [
                 record.delivery_id,
                 record.lease,
-                state["status"],
-                state["next_attempt_at"],
-                state["last_status_code"],
-                state["last_error"],
-                state["delivered_at"],
-                state["trigger"],
+                state.status,
+                state.next_attempt_at,
+                state.last_status_code,
+                state.last_error,
+                state.delivered_at,
+                state.trigger,
             ]
             if attempt is None:
                 values += [None] * 11

@@ -10,13 +10,14 @@ from http import HTTPStatus
 
 from webhooks import crypto, retry, transport, wire
 from webhooks.conf import app_settings
-from webhooks.engine.store import Record
+from webhooks.engine import signals
+from webhooks.engine.store import Clock, Record, State
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-from webhooks.observability import hooks
+from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind
 
 logger = logging.getLogger(__name__)
 
-Status, Trigger, ErrorKind = Delivery.Status, Delivery.Trigger, DeliveryAttempt.ErrorKind
+Status, Trigger = Delivery.Status, Delivery.Trigger
 _NOT_THE_ENDPOINT = (ErrorKind.WEBHOOK_DISABLED, ErrorKind.INTERNAL_ERROR)
 _STATUS_OF = {
     retry.SUCCEEDED: Status.SUCCEEDED,
@@ -25,11 +26,11 @@ _STATUS_OF = {
 }
 
 
-def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock) -> Record:
+def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock: Clock) -> Record:
     """Send delivery once (or record why it could not be) and return what to write."""
     started = clock.now()
     sent_headers: dict[str, str] = {}
-    hooks.attempt_started(delivery, webhook)
+    signals.attempt_started.send(None, delivery=delivery, webhook=webhook)
     if webhook is None:  # known already: no traceback per delivery
         logger.warning("delivery %s not sent: %s", delivery.pk, load_error)
         outcome = _internal_error(load_error, started, clock)
@@ -46,11 +47,11 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock)
     return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
 
 
-def _internal_error(message: str, started: datetime, clock) -> transport.DeliveryOutcome:
-    return transport.DeliveryOutcome(
+def _internal_error(message: str, started: datetime, clock: Clock) -> DeliveryOutcome:
+    return DeliveryOutcome(
         duration_ms=int((clock.now() - started).total_seconds() * 1000),
         error_kind=ErrorKind.INTERNAL_ERROR,
-        error_message=message[: transport.MAX_ERROR_MESSAGE_CHARS],
+        error_message=message[:MAX_ERROR_MESSAGE_CHARS],
     )
 
 
@@ -59,20 +60,13 @@ def unsent(delivery: Delivery) -> Record:
     return Record(
         delivery_id=delivery.pk,
         lease=delivery.locked_until,
-        state={
-            "status": Status.PENDING,
-            "next_attempt_at": delivery.next_attempt_at,
-            "last_status_code": None,
-            "last_error": "",
-            "delivered_at": None,
-            "trigger": delivery.trigger,
-        },
+        state=State(Status.PENDING, delivery.next_attempt_at, delivery.trigger),
     )
 
 
 def _send(
     delivery: Delivery, webhook: Webhook, now: datetime
-) -> tuple[transport.DeliveryOutcome, dict[str, str]]:
+) -> tuple[DeliveryOutcome, dict[str, str]]:
     # A test ping may check a disabled endpoint before it is enabled again; nothing else may.
     if webhook.deleted_at or (not webhook.is_active and delivery.trigger != Trigger.TEST):
         reason = (
@@ -80,9 +74,7 @@ def _send(
             if webhook.deleted_at
             else f"the webhook is disabled ({webhook.disabled_reason or 'by a user'})"
         )
-        outcome = transport.DeliveryOutcome(
-            error_kind=ErrorKind.WEBHOOK_DISABLED, error_message=reason
-        )
+        outcome = DeliveryOutcome(error_kind=ErrorKind.WEBHOOK_DISABLED, error_message=reason)
         return outcome, {}
     event = delivery.event
     headers = wire.request_headers(
@@ -99,7 +91,7 @@ def _send(
 def _record(
     delivery: Delivery,
     webhook: Webhook | None,
-    outcome: transport.DeliveryOutcome,
+    outcome: DeliveryOutcome,
     sent_headers: dict[str, str],
     started: datetime,
     now: datetime,
@@ -134,14 +126,14 @@ def _record(
         error_kind=error_kind,
         error_message=error_message,
     )
-    state = {
-        "status": _STATUS_OF[decision.result],
-        "next_attempt_at": decision.next_attempt_at,
-        "last_status_code": outcome.status_code,
-        "last_error": error_message,
-        "delivered_at": now if succeeded else None,
-        "trigger": Trigger.AUTO,
-    }
+    state = State(
+        status=_STATUS_OF[decision.result],
+        next_attempt_at=decision.next_attempt_at,
+        trigger=Trigger.AUTO,
+        last_status_code=outcome.status_code,
+        last_error=error_message,
+        delivered_at=now if succeeded else None,
+    )
     # Only automatic attempts tell how the endpoint is doing: a test ping or a manual retry
     # never disables it or starts its failing clock, and our own errors are not its fault.
     counts = delivery.trigger == Trigger.AUTO and outcome.error_kind not in _NOT_THE_ENDPOINT
@@ -155,7 +147,7 @@ def _record(
     )
 
 
-def _status_text(outcome: transport.DeliveryOutcome) -> str:
+def _status_text(outcome: DeliveryOutcome) -> str:
     code = outcome.status_code
     try:
         text = f"HTTP {code} {HTTPStatus(code).phrase}"

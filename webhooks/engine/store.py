@@ -1,8 +1,11 @@
-"""The engine's storage contract: claim a lane's deliveries, record their attempts, release.
+"""The engine's storage contract, and the values that travel through it.
 
-Two implementations: `pgstore.PgStore` (PostgreSQL, one statement per step) and
-`ormstore.OrmStore` (the ORM, for SQLite in the embedded mode). tests/test_store_contract.py
-runs the same tests against both. Leases and due times come from the database's clock.
+A lane claims its webhook's due deliveries, records their attempts and gives the lane back; an
+emit reads a project's subscriptions and writes an event with its deliveries. Two
+implementations: `pgstore.PgStore` (PostgreSQL, one statement per step) and `ormstore.OrmStore`
+(the ORM, for SQLite in the embedded mode); `backend.get_store()` picks one. The contract tests
+(tests/test_store_contract.py) run against both. Leases and due times come from the database's
+clock.
 """
 
 import logging
@@ -12,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from django.db import connection
-
-from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.models import Delivery, DeliveryAttempt, Event, Webhook
+from webhooks.retry import Decision
 
 logger = logging.getLogger(__name__)
+
+# (id, event_types, filters) of one webhook: what matching an event needs, and no secret.
+Subscription = tuple[uuid.UUID, list, dict]
 
 
 class Clock:
@@ -29,7 +34,7 @@ class Clock:
         return self._base + timedelta(seconds=time.monotonic() - self.started)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Batch:
     """Deliveries claimed for one webhook, oldest due first, each with its event loaded."""
 
@@ -42,15 +47,28 @@ class Batch:
     load_error: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
+class State:
+    """A claimed delivery's state after its attempt (or after it was given back unsent)."""
+
+    status: str
+    next_attempt_at: datetime | None
+    trigger: str
+    last_status_code: int | None = None
+    last_error: str = ""
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Record:
     """What to write for one claimed delivery: its attempt (None if not sent) and new state."""
 
     delivery_id: uuid.UUID
     lease: datetime  # the claim's locked_until: the state applies only while it is unchanged
-    state: dict  # status, next_attempt_at, last_status_code, last_error, delivered_at, trigger
+    state: State
     attempt: DeliveryAttempt | None = None
-    health: object = field(default=None, compare=False)  # the retry decision, for health
+    # The retry decision, when the attempt tells how the endpoint is doing (automatic ones).
+    health: Decision | None = field(default=None, compare=False)
 
 
 class Store(Protocol):
@@ -76,16 +94,20 @@ class Store(Protocol):
         attempts; a delivery that no longer exists (deleted by retention) is skipped.
         """
 
+    def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
+        """Return what matching needs of each active, undeleted webhook of the project."""
 
-def get_store() -> Store:
-    """Return the store for the default database."""
-    if connection.vendor == "postgresql":
-        from webhooks.engine.pgstore import PgStore
+    def insert_event(
+        self, event: Event, webhook_ids: list[uuid.UUID], now: datetime
+    ) -> list[uuid.UUID]:
+        """Insert event and a pending delivery, due now, to each webhook; return their ids.
 
-        return PgStore()
-    from webhooks.engine.ormstore import OrmStore
+        Atomic by itself, in a transaction of its own or the caller's. A duplicate idempotency
+        key raises IntegrityError, and nothing is written.
+        """
 
-    return OrmStore()
+    def lock_project(self, project_id: uuid.UUID) -> None:
+        """Serialise writers of one project's webhooks until the current transaction ends."""
 
 
 def log_deleted(records: list[Record], found: set[uuid.UUID]) -> None:

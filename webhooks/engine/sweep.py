@@ -12,9 +12,8 @@ from django.db.models import Case, CharField, F, Q, TextField, Value, When
 from django.db.models.functions import Now
 
 from webhooks.conf import app_settings
-from webhooks.engine import wakeups
+from webhooks.engine import signals, wakeups
 from webhooks.models import Delivery
-from webhooks.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +62,6 @@ def dispatch_due(limit: int | None = None) -> int:
     release_expired_leases()
     webhook_ids = due_webhooks(limit or app_settings.DISPATCH_BATCH_SIZE)
     woken = wakeups.wake(webhook_ids) if webhook_ids else 0
-    metrics.sweep_completed(time.time())
+    signals.sweep_finished.send(None, at=time.time(), due=len(webhook_ids), woken=woken)
     logger.debug("sweep: %d webhooks with due work, %d woken", len(webhook_ids), woken)
     return len(webhook_ids)

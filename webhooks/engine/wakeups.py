@@ -6,7 +6,8 @@ message, before it claims). The wake-ups go straight to the stream on a synchron
 from the calling thread, in taskiq's message format; only the embedded mode (no Redis) kicks its
 in-process broker, from one daemon thread running an asyncio loop (Taskiq has no synchronous
 kiq()). A fork gets fresh clients and a fresh loop. Nothing here raises to the caller: a lost
-wake-up costs latency, never a delivery; the sweep wakes due work again.
+wake-up costs latency, never a delivery; the sweep wakes due work again. WebhooksConfig.ready()
+connects defer_wakes and send_deferred_wakes to the request signals, and registers the tasks.
 """
 
 import asyncio
@@ -19,14 +20,12 @@ from functools import partial
 
 import redis
 from django.conf import settings
-from django.core.signals import request_finished, request_started
 from django.db import transaction
 from taskiq import TaskiqMessage
 from taskiq.kicker import AsyncKicker
 
 from webhooks.broker import add_wake_ups, broker
 from webhooks.conf import app_settings
-from webhooks.engine import embedded
 
 logger = logging.getLogger(__name__)
 
@@ -94,18 +93,16 @@ def _wake_after_response(ids: list[str]) -> None:
         deferred.extend(ids)
 
 
-def _defer_wakes(**_signal_kwargs) -> None:
+def defer_wakes(**_signal_kwargs) -> None:
+    """Hold this thread's wake-ups until its response is out (on request_started)."""
     _request.deferred = []
 
 
-def _send_deferred_wakes(**_signal_kwargs) -> None:
+def send_deferred_wakes(**_signal_kwargs) -> None:
+    """Send the wake-ups held during the request (on request_finished)."""
     ids, _request.deferred = getattr(_request, "deferred", None), None
     if ids:
         wake(list(dict.fromkeys(ids)))
-
-
-request_started.connect(_defer_wakes, dispatch_uid="webhooks-defer-wakes")
-request_finished.connect(_send_deferred_wakes, dispatch_uid="webhooks-send-deferred-wakes")
 
 
 def wake(webhook_ids: Iterable[uuid.UUID | str]) -> int:
@@ -145,7 +142,6 @@ def _message(webhook_id: str) -> bytes:
 
 def _wake_in_process(ids: list[str]) -> int:
     """The embedded mode: kick the lanes on the in-process broker, from its event loop."""
-    embedded.start_dispatcher()
     try:
         future = asyncio.run_coroutine_threadsafe(_kick_all(ids), _state.get())
         return future.result(timeout=app_settings.ENQUEUE_TIMEOUT_SECONDS)
@@ -155,9 +151,7 @@ def _wake_in_process(ids: list[str]) -> int:
 
 
 async def _kick_all(ids: list[str]) -> int:
-    from webhooks import tasks  # noqa: F401  (registers the tasks the in-process broker runs)
-
-    if not _state.started:
+    if not _state.started:  # its startup event starts the embedded sweep (apps.py)
         await broker.startup()
         _state.started = True
     for webhook_id in ids:

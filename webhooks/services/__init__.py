@@ -1,4 +1,8 @@
-"""Services: the only code that writes. In-process callers emit with `emit_webhook_event`."""
+"""Services: the writes a user asks for. In-process callers emit with `emit_webhook_event`.
+
+The engine writes too, but only what deliveries themselves change: claims, attempts, leases
+and a webhook's health (webhooks.engine).
+"""
 
 from webhooks.services.emit import emit_webhook_event
 

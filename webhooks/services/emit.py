@@ -14,9 +14,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import exceptions
 
-from webhooks import emit_store, events
+from webhooks import events
 from webhooks.conf import app_settings
 from webhooks.engine import wakeups
+from webhooks.engine.backend import get_store
 from webhooks.exceptions import IdempotencyKeyReused, PayloadTooLarge
 from webhooks.models import Event
 from webhooks.observability import metrics
@@ -62,19 +63,20 @@ def emit_webhook_event(
         event.id, event_type, project_id, occurred_at or timezone.now(), data
     )
     _check_size(event.body)
+    store = get_store()
     webhook_ids = [
         webhook_id
-        for webhook_id, types, filters in emit_store.subscriptions(project_id)
+        for webhook_id, types, filters in store.subscriptions(project_id)
         if _matches(types, filters, event)
     ]
     now = timezone.now()
     try:
-        # The event and its deliveries exist together or not at all: emit_store.insert is atomic
+        # The event and its deliveries exist together or not at all: insert_event is atomic
         # by itself (one statement on PostgreSQL: no BEGIN and COMMIT round trips). Inside a
         # caller's transaction it runs in a savepoint, so a duplicate key leaves that usable,
         # and the wake-up waits for the caller's commit.
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            delivery_ids = emit_store.insert(event, webhook_ids, now)
+            delivery_ids = store.insert_event(event, webhook_ids, now)
             wakeups.wake_after_commit(webhook_ids)
     except IntegrityError:
         # The unique (project, idempotency key) constraint decides races: exactly one insert wins

@@ -20,6 +20,7 @@ from webhooks.conf import app_settings
 from webhooks.events import format_timestamp
 from webhooks.exceptions import IdempotencyKeyReused
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.outcomes import ErrorKind
 from webhooks.services.emit import emit_webhook_event
 
 logger = logging.getLogger(__name__)
@@ -143,3 +144,30 @@ def delivery_exhausted(delivery: Delivery, attempt: DeliveryAttempt) -> None:
     }
     key = f"{operator_events.DELIVERY_EXHAUSTED}:{delivery.id}:{attempt.number}"
     _notify(operator_events.DELIVERY_EXHAUSTED, data, key)
+
+
+def on_attempt_recorded(
+    sender,
+    *,
+    delivery: Delivery,
+    webhook: Webhook | None,
+    attempt: DeliveryAttempt,
+    status: str,
+    health: dict[str, Any],
+    **_kwargs,
+) -> None:
+    """Send the operator events a recorded attempt calls for (engine/signals.attempt_recorded)."""
+    if webhook is None:
+        return  # it could not be loaded: nothing to tell about it
+    if health.get("is_active") is False:
+        since = health.get("failing_since") or webhook.failing_since
+        webhook_disabled(webhook, health["disabled_reason"], health["disabled_at"], since)
+    elif health.get("failing_since"):
+        webhook_failing(webhook, health["failing_since"], attempt)
+    # A disabled webhook's leftover deliveries fail without a request: webhook.disabled said it.
+    if (
+        status == Delivery.Status.FAILED
+        and attempt.trigger != Delivery.Trigger.TEST
+        and attempt.error_kind != ErrorKind.WEBHOOK_DISABLED
+    ):
+        delivery_exhausted(delivery, attempt)

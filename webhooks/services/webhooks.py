@@ -1,15 +1,15 @@
 """Create, change and delete webhooks and rotate their secrets: every write to a Webhook."""
 
-import hashlib
 import logging
 import uuid
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from webhooks.conf import app_settings
+from webhooks.engine.backend import get_store
 from webhooks.fields import is_undecryptable
 from webhooks.models import Webhook, default_event_types
 from webhooks.signing import generate_secret
@@ -34,18 +34,6 @@ class WebhookLimitReached(ValidationError):
     """The project already has the most webhooks allowed."""
 
 
-def _lock_project(project_id: uuid.UUID) -> None:
-    # Serialise creations per project so two concurrent requests can't both pass the cap.
-    # SQLite (embedded mode) already serialises writers with IMMEDIATE transactions.
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.sha256(f"webhooks.project:{project_id}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], signed=True)]
-        )
-
-
 def live_webhooks(project_id: uuid.UUID):
     """Return the project's webhooks that were not deleted."""
     return Webhook.objects.filter(project_id=project_id, deleted_at__isnull=True)
@@ -66,7 +54,8 @@ def create_webhook(
     """Create a webhook with a new secret, within the project's webhook limit."""
     now = timezone.now()
     with transaction.atomic():
-        _lock_project(project_id)
+        # Serialise creations per project so two concurrent requests can't both pass the cap.
+        get_store().lock_project(project_id)
         count = live_webhooks(project_id).count()
         limit = app_settings.MAX_WEBHOOKS_PER_PROJECT
         if count >= limit:

@@ -1,6 +1,6 @@
 """The outgoing HTTP client: one per thread, keep-alive, private addresses refused at connect.
 
-Every connection it makes is watched by the running attempt's deadline (engine/deadline.py):
+Every connection it makes is watched by the running attempt's deadline (transport/deadline.py):
 the name lookup is abandoned and the socket shut down when the attempt's time is up.
 """
 
@@ -17,7 +17,7 @@ from urllib3.util.connection import allowed_gai_family
 
 from webhooks.conf import app_settings
 from webhooks.egress import blocked_reason
-from webhooks.engine import deadline
+from webhooks.transport import deadline
 
 _local = threading.local()
 

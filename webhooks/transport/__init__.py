@@ -1,10 +1,13 @@
-"""Send one signed request and return what happened as a value; never raise for HTTP outcomes."""
+"""Outgoing HTTP: send one signed request and return what happened as a value.
+
+It never raises for an HTTP outcome. `client` holds each thread's pinned, SSRF-safe connection
+pools; `deadline` bounds the whole exchange in wall-clock time, whatever the endpoint does.
+"""
 
 import http.client
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
 
 import requests
 import urllib3.exceptions
@@ -12,42 +15,15 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 from urllib3.util import Timeout
 
 from webhooks.conf import app_settings
-from webhooks.engine import deadline
-from webhooks.http_session import BlockedDestination, NameNotResolved, thread_client
+from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind
+from webhooks.transport import deadline
+from webhooks.transport.client import BlockedDestination, NameNotResolved, thread_client
 
 logger = logging.getLogger(__name__)
 
-MAX_ERROR_MESSAGE_CHARS = 500
 # Stands among the recorded response headers when some were left out.
 TRUNCATED_HEADER = "x-agenta-truncated"
 _CHUNK_BYTES = 4096
-
-
-class ErrorKind:
-    """Why no HTTP response came back (the transport kinds of DeliveryAttempt.ErrorKind)."""
-
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    DNS = "dns"
-    BLOCKED_DESTINATION = "blocked_destination"
-    TLS = "tls"
-    INVALID_RESPONSE = "invalid_response"
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    """What one HTTP attempt produced: a response, or an error kind and message."""
-
-    status_code: int | None = None
-    duration_ms: int = 0
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, capped
-    body: str = ""  # truncated to RESPONSE_BODY_LIMIT_BYTES
-    error_kind: str = ""
-    error_message: str = ""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:

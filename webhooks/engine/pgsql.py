@@ -1,0 +1,63 @@
+"""What the PostgreSQL store's statements share: quoted names, rows as models, the cursor."""
+
+from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.models import Model
+
+
+def table(model: type[Model]) -> str:
+    """Return the model's quoted table name."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """Return the model's concrete columns, quoted and qualified by alias, in field order."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def width(model: type[Model]) -> int:
+    """Return how many columns columns() lists for the model."""
+    return len(model._meta.concrete_fields)
+
+
+def instance(model: type[Model], values) -> Model:
+    """Return a model instance from a row of its concrete columns, converted as the ORM does."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for convert in field.get_db_converters(connection):  # JSON parsing, secret decryption
+            value = convert(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+class _UnpreparedCursor(ServerBindingCursor):
+    """Server-side binding, but never a prepared statement: a PgBouncer pooling transactions
+    would run the next statement on a connection that doesn't know it."""
+
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query, params, **kwargs | {"prepare": False})
+
+
+def server_bound_cursor():
+    """Return a cursor of Django's connection that sends values apart from the statement.
+
+    Django's cursors bind values into the statement's text in Python (client-side binding);
+    a batch's arrays cost more to quote that way than to send apart. Wrapped as
+    connection.cursor() wraps its own, so query logging and execute wrappers see these
+    statements too.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    cursor = _UnpreparedCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
+def run(statement: str, params) -> list:
+    """Execute statement with server-side bound params; return its rows (none for a write)."""
+    with server_bound_cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
