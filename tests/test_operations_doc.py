@@ -6,6 +6,7 @@ deliveries in each state; the shell blocks run with bash against a live test ser
 page's own configuration (`$REDIS_URL`).
 """
 
+import asyncio
 import os
 import re
 import shlex
@@ -24,7 +25,8 @@ from django.utils import timezone
 
 from tests.conftest import SERVICE_KEY
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
-from webhooks.broker import CONSUMER_GROUP, STREAM
+from webhooks import broker as broker_module
+from webhooks.broker import CONSUMER_GROUP, LEGACY_STREAMS, STREAM
 from webhooks.conf import DEFAULTS
 from webhooks.engine import wakeups
 from webhooks.models import Delivery, Webhook
@@ -36,6 +38,7 @@ BLOCK = re.compile(r"<!-- ops: ([\w -]+?) -->\n```(\w+)\n(.*?)\n```", re.S)
 SQL = ["backlog", "stuck", "failed", "failing", "disabled", "connections", "secret-reads"]
 SQL += ["kept-live", "table-sizes"]  # run by tests/test_cleanup.py
 SHELL = ["redis-check", "cron", "readyz", "redis-monitor", "recover", "rotate-keys", "metrics"]
+SHELL += ["stream-rename"]
 TIMEOUT_SECONDS = 60
 
 needs_redis_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="no redis-cli")
@@ -126,6 +129,35 @@ def test_the_redis_monitoring_commands_show_the_queue(documented_redis, settings
     assert group[group.index("lag") + 1] == "3"
     assert lines[-2].startswith("used_memory_human:")
     assert lines[-1] == "maxmemory_human:256.00M"
+
+
+@needs_redis_cli
+def test_a_wake_up_left_in_the_old_stream_is_read_and_the_stream_can_go(documented_redis):
+    # given a wake-up that a 0.2 web process added to the old stream during a rolling deploy
+    (legacy,) = LEGACY_STREAMS
+    client = redis.Redis.from_url(documented_redis)
+    client.delete(legacy, STREAM)
+    client.xadd(legacy, {b"data": b"old wake-up"})
+    reader = broker_module.make_broker(documented_redis)
+    reader.block = 100  # ms
+
+    # when a 0.3 worker starts (declaring its group on both streams) and reads
+    async def read_one() -> bytes:
+        await reader.startup()
+        read = reader._read()
+        message = await asyncio.wait_for(anext(read), timeout=5)
+        await message.ack()
+        await read.aclose()
+        await reader.shutdown()
+        return message.data
+
+    assert asyncio.run(read_one()) == b"old wake-up"
+
+    # then the page's check shows nothing unread or unfinished there, and the stream goes
+    lines = run_block(blocks()["stream-rename"], REDIS_URL=documented_redis).splitlines()
+    info = dict(zip(lines[:-1:2], lines[1:-1:2], strict=True))
+    assert (info["name"], info["lag"], info["pending"]) == (CONSUMER_GROUP, "0", "0")
+    assert lines[-1] == "1" and not client.exists(legacy)
 
 
 def _query(name: str) -> list[dict]:

@@ -1,3 +1,3 @@
 """The Agenta webhook service app."""
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"

@@ -17,7 +17,10 @@ from taskiq_redis import RedisStreamBroker
 
 logger = logging.getLogger(__name__)
 
-STREAM = "webhooks:deliveries"  # the wake-ups of endpoint lanes
+STREAM = "webhooks:wakeups"  # the wake-ups of endpoint lanes
+# The stream's name before 0.3 (it carried wake-ups then too): workers still read it, so a rolling
+# deploy loses none that old web processes add (docs/operations.md, "Upgrading"). Drop it in 0.4.
+LEGACY_STREAMS = ("webhooks:deliveries",)
 CONSUMER_GROUP = "webhooks"
 # Messages fetched per read: about one per worker thread, so none waits long unacknowledged.
 XREAD_COUNT = 16
@@ -135,11 +138,12 @@ class DeliveryStreamBroker(RedisStreamBroker):
         IDLE_TIMEOUT_MS (an hour) are taken over: once a minute finds them as well.
         """
         client, takeover_at = self.client(), time.monotonic() + TAKEOVER_INTERVAL_SECONDS
+        streams = dict.fromkeys([self.queue_name, *self.additional_streams], ">")
         while True:
             fetched = await client.xreadgroup(
                 self.consumer_group_name,
                 self.consumer_name,
-                {self.queue_name: ">"},
+                streams,
                 block=self.block,
                 count=self.count,
             )
@@ -177,6 +181,7 @@ def make_broker(redis_url: str, socket_timeout: float = SOCKET_TIMEOUT_SECONDS) 
         idle_timeout=IDLE_TIMEOUT_MS,
         maxlen=STREAM_MAXLEN,
         approximate=True,
+        additional_streams=dict.fromkeys(LEGACY_STREAMS, "0"),
         socket_connect_timeout=SOCKET_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=socket_timeout,
     )

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from webhooks import __version__
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -111,7 +113,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agenta webhooks API",
     "DESCRIPTION": "Manage webhook subscriptions, emit events and inspect deliveries.",
-    "VERSION": "0.1.0",
+    "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

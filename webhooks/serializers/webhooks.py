@@ -12,7 +12,7 @@ from webhooks.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
-from webhooks.services.webhooks import MAX_GRACE_PERIOD_SECONDS
+from webhooks.services.webhooks import EDITABLE_FIELDS, MAX_GRACE_PERIOD_SECONDS
 
 SECRET_HELP = "whsec_ + base64 of 32 random bytes: the Standard Webhooks signing key."
 
@@ -122,14 +122,7 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         fields = [
             "id",
             "project_id",
-            "name",
-            "description",
-            "url",
-            "event_types",
-            "filters",
-            "headers",
-            "is_active",
-            "max_in_flight",
+            *EDITABLE_FIELDS,
             "secret_status",
             "undecryptable_fields",
             "disabled_reason",
