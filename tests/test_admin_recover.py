@@ -54,7 +54,7 @@ def test_recover_asks_for_since_then_requeues_only_failed_deliveries_since_then(
     assert "Re-queued 2 failed deliveries of 2 webhooks." in messages
     for delivery in recent:
         delivery.refresh_from_db()
-        assert (delivery.status, delivery.trigger) == ("pending", "manual")
+        assert (delivery.status, delivery.trigger) == ("pending", "recover")
         assert delivery.next_attempt_at <= timezone.now()
     old.refresh_from_db()
     succeeded.refresh_from_db()

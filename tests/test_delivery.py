@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
 from webhooks import transport
+from webhooks.conf import app_settings
 from webhooks.engine.lanes import deliver
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
 from webhooks.signing import generate_secret
@@ -227,14 +228,37 @@ def test_a_test_ping_reaches_a_disabled_webhook(receiver, hook):
     assert len(receiver.requests) == 1
 
 
-def test_a_failed_manual_attempt_schedules_no_retry(receiver, hook):
+def test_a_failed_manual_attempt_after_the_schedule_ran_out_stays_failed(receiver, hook):
     receiver.reply_with(500)
-    delivery = make_delivery(hook, trigger=Delivery.Trigger.MANUAL)
+    schedule = len(app_settings.RETRY_SCHEDULE_SECONDS)
+    delivery = make_delivery(
+        hook, trigger=Delivery.Trigger.MANUAL, attempt_count=7, auto_attempt_count=schedule + 1
+    )
     attempt = deliver(delivery.id)
     delivery.refresh_from_db()
     assert attempt.trigger == "manual"
     assert (delivery.status, delivery.next_attempt_at) == (Status.FAILED, None)
-    assert delivery.trigger == Delivery.Trigger.AUTO  # the next attempt, if any, is automatic
+    assert delivery.trigger == Delivery.Trigger.MANUAL  # what started its last attempt
+
+
+def test_a_failed_manual_attempt_keeps_the_automatic_schedule_where_it_was(receiver, hook):
+    # given a delivery after two automatic attempts (in production the next wait is 5 min)
+    receiver.reply_with(500)
+    delivery = make_delivery(
+        hook, trigger=Delivery.Trigger.MANUAL, attempt_count=2, auto_attempt_count=2
+    )
+    # when a person's attempt fails too
+    before = timezone.now()
+    attempt = deliver(delivery.id)
+    delivery.refresh_from_db()
+    # then it waits as after its last automatic attempt, not the 30 minutes of the 3rd
+    assert (attempt.number, attempt.trigger) == (3, "manual")
+    assert delivery.status == Status.PENDING
+    wait = (delivery.next_attempt_at - before).total_seconds()
+    after_second = app_settings.RETRY_SCHEDULE_SECONDS[1]
+    spread = after_second * app_settings.RETRY_JITTER_RATIO + 1
+    assert after_second - spread <= wait <= after_second + spread
+    assert (delivery.trigger, delivery.auto_attempt_count) == (Delivery.Trigger.AUTO, 2)
 
 
 # --- claiming and leases ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Receiver, Reply
-from webhooks import events
+from webhooks import events, wire
 from webhooks.engine.lanes import deliver
 from webhooks.models import Delivery, Event, Webhook
 from webhooks.services import operator
@@ -79,7 +79,7 @@ def test_a_410_sends_a_signed_webhook_disabled_and_delivery_exhausted(
         "id": str(hook.id),
         "project_id": str(hook.project_id),
         "name": hook.name,
-        "url": hook.url,
+        "url": wire.redacted_url(hook.url),  # the body is plain text: no credentials
     }
     assert disabled["data"]["reason"] == "endpoint answered 410 Gone"
     exhausted = received_operator_event(operator_receiver, operator_on, "delivery.exhausted")

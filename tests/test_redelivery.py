@@ -89,7 +89,10 @@ def test_retry_of_a_succeeded_delivery_redelivers_it(receiver, writer, enqueued)
 
 def test_a_failing_manual_attempt_schedules_no_automatic_retry(receiver, writer, enqueued):
     delivery = DeliveryFactory(
-        webhook=WebhookFactory(url=receiver.url()), status="failed", attempt_count=7
+        webhook=WebhookFactory(url=receiver.url()),
+        status="failed",
+        attempt_count=7,
+        auto_attempt_count=7,  # its schedule ran out
     )
     receiver.reply_with(503)
 
@@ -124,7 +127,8 @@ def test_retry_of_a_pending_delivery_brings_its_next_attempt_forward(writer, enq
     assert response.status_code == 202
     delivery.refresh_from_db()
     assert delivery.next_attempt_at <= timezone.now()
-    assert delivery.trigger == "auto"  # its automatic schedule continues if this one fails
+    # recorded as manual; should it fail, the automatic schedule goes on where it was
+    assert delivery.trigger == "manual"
     assert enqueued == [delivery.webhook_id]
 
 

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "CLEANUP_BATCH_SIZE": 2000,
     "CLEANUP_PROGRESS_SECONDS": 5.0,
     "DISABLE_AFTER_FAILING_DAYS": 5,
+    # Recover: the window when no since is given, how far back it may reach, how much it re-sends.
+    "RECOVER_DEFAULT_DAYS": 1,
     "RECOVER_MAX_DAYS": 14,
     "RECOVER_MAX_DELIVERIES": 10_000,
     # Destinations: private addresses are refused unless allowed; https is required when None

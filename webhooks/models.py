@@ -133,17 +133,21 @@ class Delivery(models.Model):
         FAILED = "failed"
 
     class Trigger(models.TextChoices):
-        AUTO = "auto"
-        MANUAL = "manual"
-        TEST = "test"
+        AUTO = "auto"  # the automatic schedule (the first attempt and its retries)
+        MANUAL = "manual"  # a person: Retry now (portal), API retry, admin Redeliver
+        TEST = "test"  # a test ping
+        RECOVER = "recover"  # recover re-queued it
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
-    # What starts the next attempt: a manual retry that fails schedules no automatic ones.
+    # While pending: what starts its next attempt; once finished: what started its last one. A
+    # test ping's delivery stays "test" whoever sends it again (docs/api.md, "Triggers").
     trigger = models.CharField(max_length=10, choices=Trigger, default=Trigger.AUTO)
     attempt_count = models.PositiveIntegerField(default=0)
+    # Attempts started by the automatic schedule: its position (manual ones don't move it).
+    auto_attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # due time while pending
     # The worker's lease while delivering, from the database clock. It stays set after the lease
     # ends: a worker records its outcome only while the value is still the one its claim set.

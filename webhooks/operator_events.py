@@ -21,7 +21,10 @@ _WEBHOOK = {
         "id": _UUID,
         "project_id": _UUID,
         "name": {"type": "string"},
-        "url": {"type": "string"},
+        "url": {
+            "type": "string",
+            "description": "Path and query values redacted (https://host/…?name=…).",
+        },
     },
     "required": ["id", "project_id", "name", "url"],
 }
@@ -47,7 +50,7 @@ _EXAMPLE_WEBHOOK = {
     "id": "0196f0c0-0000-7000-8000-00000000a001",
     "project_id": "0190a000-0000-7000-8000-000000000001",
     "name": "Deploy notifier",
-    "url": "https://ci.example.com/agenta-hook",
+    "url": "https://ci.example.com/…",
 }
 
 # name -> (description, data schema, example data)

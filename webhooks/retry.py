@@ -39,7 +39,8 @@ def decide(
 ) -> Decision:
     """Return what follows attempt number attempt_number (1-based) of a delivery.
 
-    automatic is False for manual retries and test pings: when they fail, nothing is scheduled.
+    attempt_number counts the automatic attempts (manual ones don't move the schedule);
+    automatic is False for test pings: when they fail, nothing is scheduled.
     """
     if status_code is not None and 200 <= status_code < 300:
         return Decision(SUCCEEDED)

@@ -105,6 +105,8 @@ class OrmStore:
                 rows = Delivery.objects.filter(pk=record.delivery_id)
                 sent = record.attempt is not None
                 counted = {"attempt_count": F("attempt_count") + 1, "lease_expiries": 0}
+                if sent and record.attempt.trigger == Delivery.Trigger.AUTO:
+                    counted["auto_attempt_count"] = F("auto_attempt_count") + 1
                 state = {
                     **dataclasses.asdict(record.state),
                     "locked_until": None,

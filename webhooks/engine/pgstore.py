@@ -155,6 +155,8 @@ cur AS (
 upd AS (
     UPDATE {delivery} d SET
         attempt_count = d.attempt_count + (v.attempt_id IS NOT NULL)::int,
+        auto_attempt_count = d.auto_attempt_count
+            + (v.attempt_id IS NOT NULL AND v.attempt_trigger = 'auto')::int,
         lease_expiries = CASE WHEN v.attempt_id IS NULL THEN d.lease_expiries ELSE 0 END,
         status = CASE WHEN cur.own THEN v.status ELSE d.status END,
         next_attempt_at = CASE WHEN cur.own THEN v.next_at ELSE d.next_attempt_at END,

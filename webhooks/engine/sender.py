@@ -96,12 +96,19 @@ def _record(
     started: datetime,
     now: datetime,
 ) -> Record:
+    trigger = attempt_trigger(delivery)
+    automatic = trigger == Trigger.AUTO
     decision = retry.decide(
         status_code=outcome.status_code,
         error_kind=outcome.error_kind,
         retry_after=outcome.headers.get("retry-after"),
-        attempt_number=delivery.attempt_count + 1,
-        automatic=delivery.trigger == Trigger.AUTO,
+        # Only automatic attempts move the schedule: after a failed manual or recover one the
+        # delivery waits as it did after its last automatic attempt (or fails if that was the
+        # schedule's last). A test ping is never retried.
+        attempt_number=delivery.auto_attempt_count + 1
+        if automatic
+        else max(delivery.auto_attempt_count, 1),
+        automatic=delivery.trigger != Trigger.TEST,
         now=now,
         schedule=app_settings.RETRY_SCHEDULE_SECONDS,
         jitter_ratio=app_settings.RETRY_JITTER_RATIO,
@@ -115,7 +122,7 @@ def _record(
     attempt = DeliveryAttempt(
         delivery_id=delivery.pk,
         number=delivery.attempt_count + 1,  # the store numbers it by the recorded count
-        trigger=delivery.trigger,
+        trigger=trigger,
         started_at=started,
         duration_ms=outcome.duration_ms,
         request_url=wire.redacted_url(webhook.url) if webhook is not None else "",
@@ -129,14 +136,15 @@ def _record(
     state = State(
         status=_STATUS_OF[decision.result],
         next_attempt_at=decision.next_attempt_at,
-        trigger=Trigger.AUTO,
+        # Pending again: the schedule starts the next attempt. Finished: what started this one.
+        trigger=Trigger.AUTO if decision.result == retry.RETRY else delivery.trigger,
         last_status_code=outcome.status_code,
         last_error=error_message,
         delivered_at=now if succeeded else None,
     )
     # Only automatic attempts tell how the endpoint is doing: a test ping or a manual retry
     # never disables it or starts its failing clock, and our own errors are not its fault.
-    counts = delivery.trigger == Trigger.AUTO and outcome.error_kind not in _NOT_THE_ENDPOINT
+    counts = automatic and outcome.error_kind not in _NOT_THE_ENDPOINT
     health = decision if counts else None
     return Record(
         delivery_id=delivery.pk,
@@ -145,6 +153,17 @@ def _record(
         attempt=attempt,
         health=health,
     )
+
+
+def attempt_trigger(delivery: Delivery) -> str:
+    """Return what starts delivery's attempt now: its trigger, but a test sent again is manual.
+
+    A test ping's first attempt is the ping; it is never retried automatically, so any later
+    attempt was asked for by a person (the delivery itself stays a test).
+    """
+    if delivery.trigger == Trigger.TEST and delivery.attempt_count:
+        return Trigger.MANUAL
+    return delivery.trigger
 
 
 def _status_text(outcome: DeliveryOutcome) -> str:

@@ -156,15 +156,16 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 class RecoverSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """POST .../recover: re-queue the failed deliveries created in [since, until)."""
+    """POST .../recover: re-queue the failed deliveries of real events created in [since, until)."""
 
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs):
-        if attrs.get("until") and attrs["until"] <= attrs["since"]:
-            raise serializers.ValidationError({"until": "Must be later than since."})
-        return attrs
+    since = serializers.DateTimeField(
+        required=False,
+        help_text="Start of the window (ISO 8601); default: RECOVER_DEFAULT_DAYS (1 day) ago. "
+        "At most RECOVER_MAX_DAYS (14) back.",
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="End of the window, exclusive (ISO 8601); default: now."
+    )
 
 
 class StatusCountsSerializer(serializers.Serializer):

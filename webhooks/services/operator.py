@@ -15,7 +15,7 @@ from typing import Any
 from django.db import DatabaseError
 from rest_framework.exceptions import ValidationError
 
-from webhooks import operator_events
+from webhooks import operator_events, wire
 from webhooks.conf import app_settings
 from webhooks.events import format_timestamp
 from webhooks.exceptions import IdempotencyKeyReused
@@ -88,7 +88,8 @@ def _webhook(webhook: Webhook) -> dict[str, str]:
         "id": str(webhook.id),
         "project_id": str(webhook.project_id),
         "name": webhook.name,
-        "url": webhook.url,
+        # The body is stored in plain text and shown in the admin: never the URL's credentials.
+        "url": wire.redacted_url(webhook.url),
     }
 
 
@@ -167,7 +168,7 @@ def on_attempt_recorded(
     # A disabled webhook's leftover deliveries fail without a request: webhook.disabled said it.
     if (
         status == Delivery.Status.FAILED
-        and attempt.trigger != Delivery.Trigger.TEST
+        and delivery.trigger != Delivery.Trigger.TEST
         and attempt.error_kind != ErrorKind.WEBHOOK_DISABLED
     ):
         delivery_exhausted(delivery, attempt)

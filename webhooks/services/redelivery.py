@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from webhooks.conf import app_settings
@@ -38,23 +39,28 @@ class RecoverWindowInvalid(Exception):
 def retry_delivery(delivery: Delivery) -> Delivery:
     """Make delivery due now as a manual attempt and enqueue it; return it refreshed.
 
-    A failed or succeeded delivery becomes pending with trigger=manual (if that attempt fails,
-    no automatic retry follows). A pending one is only brought forward, keeping its trigger and
-    schedule. One in flight is refused, as is one whose webhook is disabled.
+    A failed or succeeded delivery becomes pending; a pending one is brought forward. Either way
+    its next attempt is recorded as manual, and a test ping's delivery stays a test. A manual
+    attempt doesn't move the automatic schedule (docs/api.md, "Triggers"). One in flight is
+    refused, as is one whose webhook is disabled.
     """
     if not delivery.webhook.is_active:
         raise RedeliveryRefused("webhook_disabled", "The webhook is disabled; enable it first.")
     now = timezone.now()
+    trigger = Case(
+        When(trigger=Delivery.Trigger.TEST, then=Value(Delivery.Trigger.TEST)),
+        default=Value(Delivery.Trigger.MANUAL),
+    )
     with transaction.atomic():
-        # Conditional UPDATEs: a worker claiming the row at the same moment makes them miss.
-        moved = Delivery.objects.filter(id=delivery.id, status__in=FINISHED).update(
+        # A conditional UPDATE: a worker claiming the row at the same moment makes it miss.
+        moved = Delivery.objects.filter(
+            id=delivery.id, status__in=[*FINISHED, Delivery.Status.PENDING]
+        ).update(
             status=Delivery.Status.PENDING,
-            trigger=Delivery.Trigger.MANUAL,
+            trigger=trigger,
             next_attempt_at=now,
             locked_until=None,
             updated_at=now,
-        ) or Delivery.objects.filter(id=delivery.id, status=Delivery.Status.PENDING).update(
-            next_attempt_at=now, updated_at=now
         )
         if not moved:
             raise RedeliveryRefused(
@@ -79,26 +85,48 @@ def retry_deliveries(delivery_ids: Iterable[uuid.UUID]) -> tuple[int, int]:
     return queued, refused
 
 
-def recover_failed(
-    webhook: Webhook, since: datetime, until: datetime | None = None, now: datetime | None = None
-) -> int:
-    """Re-queue the webhook's failed deliveries created in [since, until); return how many.
+def recover_window(
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime, datetime | None]:
+    """Return the window [since, until) of a recover, since defaulting to RECOVER_DEFAULT_DAYS ago.
 
-    Each becomes a manual attempt due now, which the dispatch sweep sends. The window may reach
-    back RECOVER_MAX_DAYS and hold RECOVER_MAX_DELIVERIES failed deliveries; a larger one is
-    refused whole, so callers narrow it with until rather than silently losing the rest.
+    Raise RecoverWindowInvalid when it reaches back more than RECOVER_MAX_DAYS or starts in
+    the future.
     """
-    now = now or timezone.now()
-    max_days, max_count = app_settings.RECOVER_MAX_DAYS, app_settings.RECOVER_MAX_DELIVERIES
+    max_days = app_settings.RECOVER_MAX_DAYS
+    if since is None:
+        since = now - timedelta(days=app_settings.RECOVER_DEFAULT_DAYS)
+    if until is not None and until <= since:
+        raise RecoverWindowInvalid("until", "Must be after 'since'.")
     if since < now - timedelta(days=max_days):
         raise RecoverWindowInvalid("since", f"Must be within the last {max_days} days.")
     if since > now:
         raise RecoverWindowInvalid("since", "Must not be in the future.")
+    return since, until
+
+
+def recover_failed(
+    webhook: Webhook,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Re-queue the webhook's failed deliveries of real events created in [since, until).
+
+    Test pings are not re-sent (a test is sent again by testing again). Each becomes a recover
+    attempt due now, which the webhook's lanes send; like a manual one it doesn't move the
+    automatic schedule. since defaults to RECOVER_DEFAULT_DAYS ago; the window may reach back
+    RECOVER_MAX_DAYS and hold RECOVER_MAX_DELIVERIES failed deliveries; a larger one is refused
+    whole, so callers narrow it with until rather than silently losing the rest.
+    """
+    now = now or timezone.now()
+    since, until = recover_window(since, until, now)
+    max_count = app_settings.RECOVER_MAX_DELIVERIES
     if not webhook.is_active:
         raise RedeliveryRefused("webhook_disabled", "The webhook is disabled; enable it first.")
     failed = Delivery.objects.filter(
         webhook=webhook, status=Delivery.Status.FAILED, created_at__gte=since
-    )
+    ).exclude(trigger=Delivery.Trigger.TEST)
     if until:
         failed = failed.filter(created_at__lt=until)
     with transaction.atomic():
@@ -116,7 +144,7 @@ def recover_failed(
             )
         Delivery.objects.filter(id__in=ids).update(
             status=Delivery.Status.PENDING,
-            trigger=Delivery.Trigger.MANUAL,
+            trigger=Delivery.Trigger.RECOVER,
             next_attempt_at=now,
             locked_until=None,
             updated_at=now,

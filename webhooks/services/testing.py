@@ -68,10 +68,6 @@ def send_test(webhook: Webhook) -> PingOutcome:
             next_attempt_at=None,
         )
     attempt = deliver(delivery.id, trigger=Delivery.Trigger.TEST)
-    # The engine resets a finished row's trigger to auto; the history keeps this one a test.
-    Delivery.objects.filter(id=delivery.id).exclude(status=Delivery.Status.DELIVERING).update(
-        trigger=Delivery.Trigger.TEST
-    )
     delivery.refresh_from_db()
     logger.info("test ping %s to webhook %s: %s", delivery.id, webhook.id, delivery.status)
     return _outcome(delivery, attempt)

@@ -1,0 +1,36 @@
+"""The recover trigger, and the count of automatic attempts that places a delivery in its
+retry schedule (manual, recover and test attempts no longer move it)."""
+
+from django.db import migrations, models
+from django.db.models import F
+
+TRIGGERS = [("auto", "Auto"), ("manual", "Manual"), ("test", "Test"), ("recover", "Recover")]
+
+
+def count_existing_attempts(apps, schema_editor):
+    # Before this migration every attempt moved the schedule.
+    Delivery = apps.get_model("webhooks", "Delivery")
+    Delivery.objects.update(auto_attempt_count=F("attempt_count"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("webhooks", "0006_partial_due_indexes")]
+
+    operations = [
+        migrations.AddField(
+            model_name="delivery",
+            name="auto_attempt_count",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.RunPython(count_existing_attempts, migrations.RunPython.noop, elidable=True),
+        migrations.AlterField(
+            model_name="delivery",
+            name="trigger",
+            field=models.CharField(choices=TRIGGERS, default="auto", max_length=10),
+        ),
+        migrations.AlterField(
+            model_name="deliveryattempt",
+            name="trigger",
+            field=models.CharField(choices=TRIGGERS, default="auto", max_length=10),
+        ),
+    ]
