@@ -399,3 +399,18 @@ def test_recorded_headers_hide_signatures_and_credentials():
         "X-Team": "search",
         "webhook-id": "d1",
     }
+
+
+def test_connection_errors_are_stored_as_short_human_text(unused_port, fake_dns, tls_receiver):
+    # given endpoints that refuse, don't resolve, and present a certificate for another name
+    fake_dns["nowhere.example.com"] = []
+    refused = transport.send(f"http://127.0.0.1:{unused_port}/services/T0/B0/x", {}, BODY)
+    unresolved = transport.send("https://nowhere.example.com/hook", {}, BODY)
+    wrong_name = transport.send(f"https://127.0.0.1:{tls_receiver.port}/hook", {}, BODY)
+    # then each error says what happened, without urllib3's pool and retry wording
+    assert refused.error_message == "connection refused"
+    assert unresolved.error_message == "name did not resolve: nowhere.example.com"
+    assert wrong_name.error_message.startswith("TLS handshake failed: ")
+    for outcome in (refused, unresolved, wrong_name):
+        assert "Max retries" not in outcome.error_message
+        assert "Pool(" not in outcome.error_message

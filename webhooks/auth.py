@@ -69,12 +69,30 @@ def _credentials(request, keyword: str) -> str | None:
     return value
 
 
+SCHEMES = ("Access", "ApiKey")
+
+
+def _refuse_unknown_scheme(request) -> None:
+    """Raise a 401 naming the schemes for an Authorization header of another (Bearer, Basic)."""
+    header = authentication.get_authorization_header(request).decode("latin-1").strip()
+    scheme = header.partition(" ")[0]
+    if scheme and scheme.lower() not in (name.lower() for name in SCHEMES):
+        raise exceptions.AuthenticationFailed(
+            f"Unknown authorization scheme {scheme[:20]!r}: send 'Authorization: ApiKey "
+            "<prefix>.<secret>' (a project API key) or 'Authorization: Access <service key>'."
+        )
+
+
 class ServiceKeyAuthentication(authentication.BaseAuthentication):
-    """Authorization: Access <WEBHOOKS_AUTH_KEY>: the service principal (Agenta, cron)."""
+    """Authorization: Access <WEBHOOKS_AUTH_KEY>: the service principal (Agenta, cron).
+
+    As the first authentication class it also refuses the schemes no class knows.
+    """
 
     keyword = "Access"
 
     def authenticate(self, request):
+        _refuse_unknown_scheme(request)
         presented = _credentials(request, self.keyword)
         if presented is None:
             return None

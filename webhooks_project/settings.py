@@ -164,12 +164,13 @@ LOGGING = {
     "filters": {
         "ids": {"()": "webhooks.observability.logs.ContextFilter"},
         "quiet_4xx": {"()": "webhooks.logfilters.ServerErrorsOnly"},
+        "redact_urls": {"()": "webhooks.logfilters.RedactUrls"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["ids"],
+            "filters": ["ids", "redact_urls"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

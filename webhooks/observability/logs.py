@@ -58,7 +58,8 @@ class JsonFormatter(logging.Formatter):
         }
         line.update({key: getattr(record, key) for key in FIELDS if hasattr(record, key)})
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            # exc_text: set by logfilters.RedactUrls, with the URLs in it redacted
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

@@ -9,6 +9,17 @@ from webhooks.events import subscribable_types
 from webhooks.models import Delivery, DeliveryAttempt, Event
 from webhooks.serializers import RejectUnknownFieldsMixin
 
+DELIVERY_TRIGGER_HELP = (
+    "While pending, what starts its next attempt; once finished, what started its last one: "
+    "auto (the retry schedule), manual (Retry now, API retry, admin Redeliver), recover, or "
+    "test (a test ping's delivery stays test whoever sends it again)."
+)
+ATTEMPT_TRIGGER_HELP = (
+    "What started this attempt: auto (the schedule), manual (a person: Retry now, API retry, "
+    "admin Redeliver), recover, or test (the test ping itself). Only auto attempts move the "
+    "retry schedule."
+)
+
 
 def redact_headers(headers: dict | None) -> dict:
     """Return headers with the values of credential-like names replaced by [redacted]."""
@@ -86,6 +97,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"trigger": {"help_text": DELIVERY_TRIGGER_HELP}}
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -115,6 +127,7 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
             "error_message",
         ]
         read_only_fields = fields
+        extra_kwargs = {"trigger": {"help_text": ATTEMPT_TRIGGER_HELP}}
 
     def get_request_url(self, attempt: DeliveryAttempt) -> str:
         # The engine stores it redacted; this also covers attempts recorded before it did.

@@ -8,6 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks.models import Delivery, Event, Webhook
+from webhooks.serializers.deliveries import DELIVERY_TRIGGER_HELP
+from webhooks.serializers.webhooks import URL_HELP, UrlField
 
 
 class EmitEvent(serializers.Serializer):
@@ -69,6 +71,8 @@ def count_statuses(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 class WebhookSummary(serializers.ModelSerializer):
+    url = UrlField(read_only=True, help_text=URL_HELP)
+
     class Meta:
         model = Webhook
         fields = ["id", "name", "url", "is_active", "deleted_at"]
@@ -92,6 +96,7 @@ class DeliverySummary(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {"trigger": {"help_text": DELIVERY_TRIGGER_HELP}}
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -69,6 +69,12 @@ class HeadersField(serializers.JSONField):
         return wire.redacted(value or {})
 
 
+URL_HELP = (
+    "Shown whole only to callers who may change the webhook (webhooks:write); others see "
+    "https://host/…?name=… (path and query values redacted). null when it can't be decrypted."
+)
+
+
 class UrlField(StrictCharField):
     """The URL whole for callers who may change the webhook, else with its credentials cut."""
 
@@ -87,12 +93,7 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     name = StrictCharField(max_length=200)
     description = StrictCharField(max_length=2000, required=False, allow_blank=True)
-    url = UrlField(
-        max_length=2048,
-        help_text="http(s) URL that receives the events. Shown whole only to callers who may "
-        "change the webhook (webhooks:write); others see https://host/…?name=… (path and query "
-        "values redacted). null when it can't be decrypted.",
-    )
+    url = UrlField(max_length=2048, help_text=f"http(s) URL that receives the events. {URL_HELP}")
     event_types = EventTypesField(required=False)
     filters = FiltersField(required=False)
     headers = HeadersField(required=False)

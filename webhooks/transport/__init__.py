@@ -7,7 +7,9 @@ pools; `deadline` bounds the whole exchange in wall-clock time, whatever the end
 import http.client
 import logging
 import socket
+import ssl
 import time
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -53,7 +55,7 @@ def _exchange(
     try:
         response = thread_client().post(url, headers, body, timeout)
     except requests.RequestException as exc:
-        kind, message = classify(exc)
+        kind, message = classify(exc, host=urlsplit(url).hostname or "")
         return DeliveryOutcome(
             duration_ms=_elapsed_ms(started), error_kind=kind, error_message=message
         )
@@ -116,9 +118,9 @@ def _read_body(response: requests.Response) -> str:
     return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """Return the error kind and a short message for a failed request."""
-    message = _message(exc)
+def classify(exc: BaseException, host: str = "") -> tuple[str, str]:
+    """Return the error kind and a short message for a failed request to host."""
+    message = _plain_message(exc, host) or _message(exc)
     if isinstance(exc, BlockedDestination):
         return ErrorKind.BLOCKED_DESTINATION, message
     if isinstance(exc, NameNotResolved) or _caused_by(exc, (NameResolutionError, socket.gaierror)):
@@ -140,7 +142,41 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return ErrorKind.CONNECTION, message
 
 
+# What a person reads instead of urllib3's "HTTPConnectionPool(host=..., port=...): Max retries
+# exceeded with url: ... (Caused by NewConnectionError(...))": the first cause found, in order.
+_PLAIN_CAUSES: list[tuple[tuple[type[BaseException], ...], str]] = [
+    ((NameResolutionError, socket.gaierror), "name did not resolve"),
+    ((ConnectionRefusedError,), "connection refused"),
+    ((ConnectionResetError,), "connection reset by the endpoint"),
+    ((http.client.RemoteDisconnected,), "the endpoint closed the connection without answering"),
+    ((requests.exceptions.ConnectTimeout,), "timed out connecting"),
+    ((requests.exceptions.Timeout, TimeoutError, socket.timeout), "timed out"),
+]
+
+
+def _plain_message(exc: BaseException, host: str) -> str:
+    """Return a short human text for a failed request ("connection refused"), or ""."""
+    own = _cause(exc, (BlockedDestination, NameNotResolved))
+    if isinstance(own, BlockedDestination):
+        return str(own.args[0]) if own.args else "blocked destination"
+    if own is not None or _cause(exc, _PLAIN_CAUSES[0][0]):
+        return f"name did not resolve: {host}" if host else "name did not resolve"
+    tls = _cause(exc, (ssl.SSLError,))
+    if tls is not None:
+        reason = getattr(tls, "verify_message", "") or getattr(tls, "reason", "") or ""
+        return f"TLS handshake failed: {reason}" if reason else "TLS handshake failed"
+    for types, text in _PLAIN_CAUSES[1:]:
+        if _cause(exc, types) is not None:
+            return text
+    return ""
+
+
 def _caused_by(exc: BaseException, types: tuple[type[BaseException], ...]) -> bool:
+    return _cause(exc, types) is not None
+
+
+def _cause(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """Return exc or the first exception in its chain (causes, args, reasons) of types."""
     seen: set[int] = set()
     stack = [exc]
     while stack:
@@ -149,13 +185,13 @@ def _caused_by(exc: BaseException, types: tuple[type[BaseException], ...]) -> bo
             continue
         seen.add(id(current))
         if isinstance(current, types):
-            return True
+            return current
         stack += [e for e in (current.__cause__, current.__context__) if e is not None]
         stack += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)
-    return False
+    return None
 
 
 def _message(exc: BaseException) -> str:
