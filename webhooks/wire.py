@@ -113,6 +113,14 @@ def redacted_url(url: str) -> str:
     return shown
 
 
+def shown_url(url: str, may_write: bool) -> str:
+    """Return url whole to someone who may change its webhook, else redacted (redacted_url).
+
+    The one rule of every read path: the API, the admin, the portal.
+    """
+    return str(url) if may_write else redacted_url(url)
+
+
 _URL_IN_TEXT = re.compile(r"https?://[^\s'\"()<>]+")
 _URLLIB3_PATH = re.compile(r"(with url: )\S+")  # "Max retries exceeded with url: /path?query"
 

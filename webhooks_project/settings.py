@@ -83,6 +83,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times with seconds and the time zone in the admin (2026-12-07 05:50:12 UTC), as in the portal.
+FORMAT_MODULE_PATH = ["webhooks.formats"]
 USE_I18N = True
 USE_TZ = True
 

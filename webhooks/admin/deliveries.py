@@ -1,19 +1,18 @@
-"""Delivery and event admin: read-only history with attempts inline, and manual retry."""
+"""Delivery admin: read-only history with attempts inline, manual retry and Redeliver."""
 
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Count
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 
 from webhooks import wire
-from webhooks.models import Delivery, DeliveryAttempt, Event
+from webhooks.admin import display
+from webhooks.models import Delivery, DeliveryAttempt
 from webhooks.serializers.deliveries import redact_headers
 from webhooks.services import redelivery
-
-
-def _pretty(value) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -65,11 +64,11 @@ class DeliveryAttemptInline(admin.StackedInline):
 
     @admin.display(description="request headers")
     def request(self, attempt):
-        return _pretty(redact_headers(attempt.request_headers))
+        return display.pretty(redact_headers(attempt.request_headers))
 
     @admin.display(description="response headers")
     def response(self, attempt):
-        return _pretty(redact_headers(attempt.response_headers))
+        return display.pretty(redact_headers(attempt.response_headers))
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -81,15 +80,16 @@ class DeliveryAttemptInline(admin.StackedInline):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = [
-        "id",
-        "webhook",
+        "short_id",
+        "webhook_name",
         "event_type",
-        "status",
+        "state",
         "trigger",
         "attempt_count",
         "last_status_code",
         "created_at",
     ]
+    list_display_links = ["short_id"]
     list_select_related = ["webhook", "event"]
     list_filter = [
         "status",
@@ -100,28 +100,73 @@ class DeliveryAdmin(ReadOnlyAdmin):
     ]
     date_hierarchy = "created_at"
     search_fields = ["=id", "=event__id", "=webhook__id"]
+    fieldsets = [
+        (None, {"fields": ["id", "webhook", "destination", "event", "state", "trigger"]}),
+        (
+            "Attempts",
+            {
+                "fields": [
+                    ("attempt_count", "auto_attempt_count"),
+                    "next_attempt_at",
+                    "delivered_at",
+                    "last_status_code",
+                    "error",
+                ]
+            },
+        ),
+        ("Payload", {"fields": ["payload"]}),
+        (
+            "Bookkeeping",
+            {
+                "classes": ["collapse"],
+                "fields": ["created_at", "updated_at", "locked_until", "lease_expiries"],
+            },
+        ),
+    ]
     readonly_fields = [
         "id",
         "webhook",
+        "destination",
         "event",
-        "status",
+        "state",
         "trigger",
         "attempt_count",
+        "auto_attempt_count",
         "next_attempt_at",
-        "locked_until",
+        "delivered_at",
         "last_status_code",
         "error",
+        "payload",
         "created_at",
         "updated_at",
-        "delivered_at",
-        "payload",
+        "locked_until",
+        "lease_expiries",
     ]
     inlines = [DeliveryAttemptInline]
     actions = ["retry_selected"]
 
+    def get_queryset(self, request):
+        return display.with_url_visibility(super().get_queryset(request), request)
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, delivery):
+        return display.short_id(delivery.id)
+
+    @admin.display(description="webhook", ordering="webhook__name")
+    def webhook_name(self, delivery):
+        return delivery.webhook.name
+
+    @admin.display(description="URL")
+    def destination(self, delivery):
+        return display.webhook_url(delivery.webhook.url, delivery.url_visible)
+
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery):
         return delivery.event.type
+
+    @admin.display(description="status", ordering="status")
+    def state(self, delivery):
+        return display.badge(delivery.status)
 
     @admin.display(description="last error")
     def error(self, delivery):
@@ -130,7 +175,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="event body")
     def payload(self, delivery):
         try:
-            return _pretty(json.loads(delivery.event.body))
+            return display.pretty(json.loads(delivery.event.body))
         except ValueError:
             return delivery.event.body
 
@@ -145,51 +190,32 @@ class DeliveryAdmin(ReadOnlyAdmin):
             text += f" Skipped {refused} (in flight, or their webhook is disabled)."
         self.message_user(request, text, messages.WARNING if refused else messages.SUCCESS)
 
+    def get_urls(self):
+        redeliver = self.admin_site.admin_view(self.redeliver_view)
+        return [
+            path("<path:object_id>/redeliver/", redeliver, name="webhooks_delivery_redeliver"),
+            *super().get_urls(),
+        ]
 
-class EventDeliveryInline(admin.TabularInline):
-    model = Delivery
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = ["webhook", "status", "trigger", "attempt_count", "last_status_code", "created_at"]
-    readonly_fields = fields
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        may = self.has_retry_permission(request)
+        extra_context = {**(extra_context or {}), "can_redeliver": may}
+        return super().change_view(request, object_id, form_url, extra_context)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "type", "project_id", "application_slug", "environment", "deliveries"]
-    list_filter = ["type", "created_at"]
-    date_hierarchy = "created_at"
-    search_fields = ["=id", "=project_id", "=idempotency_key"]
-    readonly_fields = [
-        "id",
-        "project_id",
-        "type",
-        "idempotency_key",
-        "application_id",
-        "application_slug",
-        "environment",
-        "created_at",
-        "payload",
-    ]
-    inlines = [EventDeliveryInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(delivery_count=Count("deliveries"))
-
-    @admin.display(description="deliveries", ordering="delivery_count")
-    def deliveries(self, event):
-        return event.delivery_count
-
-    @admin.display(description="body")
-    def payload(self, event):
+    def redeliver_view(self, request, object_id):
+        """POST: send this delivery again now (the Redeliver button), as the API retry does."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        delivery = self.get_object(request, object_id)
+        if delivery is None:
+            raise Http404("No such delivery.")
         try:
-            return _pretty(json.loads(event.body))
-        except ValueError:
-            return event.body
+            redelivery.retry_delivery(delivery)
+        except redelivery.RedeliveryRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+        else:
+            self.log_change(request, delivery, "Queued for a manual attempt (Redeliver).")
+            self.message_user(request, "Queued 1 delivery for a manual attempt.")
+        return redirect("admin:webhooks_delivery_change", delivery.pk)

@@ -1,9 +1,7 @@
 """Webhook admin: list health at a glance; test, enable, disable, rotate, recover, reveal."""
 
 import math
-from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -12,9 +10,13 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from webhooks import wire
+from webhooks.admin import display
+from webhooks.admin.webhook_pages import RecoverForm, WebhookButtons, ping_message
 from webhooks.crypto import DecryptionError
 from webhooks.fields import is_undecryptable
 from webhooks.models import Delivery, SecretRead, Webhook
@@ -25,19 +27,6 @@ from webhooks.services.ping_throttle import take_test_ping
 from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 
 MAX_TESTS_PER_ACTION = 10  # each test ping waits for the endpoint, up to the delivery timeout
-
-
-class RecoverForm(forms.Form):
-    """The window of a recover: failed deliveries created in [since, until)."""
-
-    since = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC."
-    )
-    until = forms.DateTimeField(
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="UTC; empty means now.",
-    )
 
 
 class FailingFilter(admin.SimpleListFilter):
@@ -54,15 +43,15 @@ class FailingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
     list_display = [
         "name",
-        "project_id",
+        "project",
         "destination",
+        "state",
         "secret_state",
-        "is_active",
-        "failing_since",
         "last_delivery_status",
+        "created_at",
     ]
     list_filter = ["is_active", FailingFilter, "created_at"]
     search_fields = ["name", "=project_id", "=id"]  # the URL is encrypted: not searchable
@@ -92,11 +81,9 @@ class WebhookAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         latest = Delivery.objects.filter(webhook=OuterRef("pk")).order_by("-id")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(last_delivery_status=Subquery(latest.values("status")[:1]))
-        )
+        found = super().get_queryset(request)
+        found = found.annotate(last_delivery_status=Subquery(latest.values("status")[:1]))
+        return display.with_url_visibility(found, request)
 
     def has_add_permission(self, request):
         return False  # webhooks are created through the API, which validates them
@@ -106,14 +93,26 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.display(description="last delivery", ordering="last_delivery_status")
     def last_delivery_status(self, webhook):
-        return webhook.last_delivery_status or "-"
+        status = webhook.last_delivery_status
+        return display.badge(status) if status else "-"
+
+    @admin.display(description="project", ordering="project_id")
+    def project(self, webhook):
+        return display.short_id(webhook.project_id)
+
+    @admin.display(description="state", ordering="is_active")
+    def state(self, webhook):
+        if not webhook.is_active:
+            return display.badge("disabled")
+        if webhook.failing_since:
+            since = date_format(localtime(webhook.failing_since), "Y-m-d H:i:s T")
+            return display.badge("failing", f"failing since {since}")
+        return display.badge("active")
 
     @admin.display(description="URL")
     def destination(self, webhook):
-        # Shown whole only on the reveal page (audited), like the secret.
-        if is_undecryptable(webhook.url):
-            return "undecryptable: set the URL again through the API"
-        return wire.redacted_url(webhook.url)
+        # Whole to staff who may change webhooks (as the API shows it to writers), else redacted.
+        return display.webhook_url(webhook.url, webhook.url_visible)
 
     @admin.display(description="secret status")
     def secret_state(self, webhook):
@@ -139,6 +138,7 @@ class WebhookAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
+            "can_operate": self.has_change_permission(request),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -151,6 +151,7 @@ class WebhookAdmin(admin.ModelAdmin):
         reveal = self.admin_site.admin_view(self.reveal_secret_view)
         return [
             path("<path:object_id>/reveal-secret/", reveal, name="webhooks_webhook_reveal_secret"),
+            *self.button_urls(),
             *super().get_urls(),
         ]
 
@@ -204,12 +205,7 @@ class WebhookAdmin(admin.ModelAdmin):
             sent += 1
             outcome = testing.send_test(webhook)
             passed += outcome.succeeded
-            error = wire.redacted_error(outcome.error)
-            answer = f"HTTP {outcome.status_code}" if outcome.status_code else error
-            level = messages.SUCCESS if outcome.succeeded else messages.WARNING
-            self.message_user(
-                request, f"{webhook.name}: {answer} in {outcome.duration_ms or 0} ms.", level
-            )
+            self.message_user(request, *ping_message(webhook, outcome))
         self.message_user(request, f"Sent {sent} test events; {passed} succeeded.")
 
     @admin.action(description="Enable selected webhooks", permissions=["change"])
@@ -246,10 +242,7 @@ class WebhookAdmin(admin.ModelAdmin):
     def recover(self, request, queryset):
         """Ask for the window on an intermediate page, then recover each selected webhook."""
         webhooks = list(queryset.filter(deleted_at__isnull=True))
-        form = RecoverForm(
-            request.POST if "apply" in request.POST else None,
-            initial={"since": (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")},
-        )
+        form = RecoverForm.for_request(request, "apply" in request.POST)
         if not form.is_valid():
             context = {
                 **self.admin_site.each_context(request),

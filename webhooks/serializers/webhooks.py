@@ -83,9 +83,7 @@ class UrlField(StrictCharField):
             return None
         request = self.context.get("request")
         principal = getattr(request, "user", None)
-        if getattr(principal, "may_read_credentials", False):
-            return str(value)
-        return wire.redacted_url(value)
+        return wire.shown_url(value, getattr(principal, "may_read_credentials", False))
 
 
 class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
