@@ -26,6 +26,7 @@ from webhooks.auth import ProjectAccess, ServiceOnly, required_scope
 from webhooks.models import ApiKey
 from webhooks.services.api_keys import create_api_key
 from webhooks.views.events import AnyPrincipal
+from webhooks.views.landing import api_not_found
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -77,8 +78,8 @@ def served() -> dict[tuple[str, str], str]:
     """Return {(method, path): access} for every route but the admin's and the portal's pages."""
     found = {}
     for route, callback in _routes(get_resolver().url_patterns):
-        if route.startswith(("admin/", "portal/")):
-            continue
+        if route.startswith(("admin/", "portal/")) or callback is api_not_found:
+            continue  # api_not_found: the JSON 404 of every /api/ path no route matched
         path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
         actions = getattr(callback, "actions", None)
         view_class = getattr(callback, "cls", None)

@@ -69,24 +69,25 @@ def _credentials(request, keyword: str) -> str | None:
     return value
 
 
-SCHEMES = ("Access", "ApiKey")
+_HOW = {"ApiKey": "ApiKey <prefix>.<secret>' (a project API key)", "Access": "Access <key>'"}
 
 
 def _refuse_unknown_scheme(request) -> None:
-    """Raise a 401 naming the schemes for an Authorization header of another (Bearer, Basic)."""
+    """Raise a 401 naming the view's schemes for an Authorization header of another (Bearer)."""
     header = authentication.get_authorization_header(request).decode("latin-1").strip()
     scheme = header.partition(" ")[0]
-    if scheme and scheme.lower() not in (name.lower() for name in SCHEMES):
+    known = [a.keyword for a in request.authenticators if getattr(a, "keyword", None)]
+    if scheme and scheme.lower() not in (name.lower() for name in known):
+        ways = " or ".join(f"'Authorization: {_HOW.get(name, name + ' <key>')}" for name in known)
         raise exceptions.AuthenticationFailed(
-            f"Unknown authorization scheme {scheme[:20]!r}: send 'Authorization: ApiKey "
-            "<prefix>.<secret>' (a project API key) or 'Authorization: Access <service key>'."
+            f"Unknown authorization scheme {scheme[:20]!r}: send {ways}."
         )
 
 
 class ServiceKeyAuthentication(authentication.BaseAuthentication):
     """Authorization: Access <WEBHOOKS_AUTH_KEY>: the service principal (Agenta, cron).
 
-    As the first authentication class it also refuses the schemes no class knows.
+    As the first authentication class it also refuses the schemes no class of the view knows.
     """
 
     keyword = "Access"

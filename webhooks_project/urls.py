@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/", include("webhooks.urls")),
     # Last under /api/: a path no route matched (a non-UUID id, say) answers JSON even in DEBUG,
     # where Django would answer its HTML page listing every URL pattern.
-    re_path(r"^api/(?P<unknown>.*)$", api_not_found),
+    re_path(r"^api/(?P<unknown>.*)$", api_not_found, name="api-not-found"),
     path("portal/", include("webhooks.portal.urls")),
 ]
 

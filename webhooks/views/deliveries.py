@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from webhooks.models import Delivery, Webhook
 from webhooks.pagination import IdCursorPagination
+from webhooks.schema import ErrorSerializer
 from webhooks.serializers.deliveries import (
     DeliveryDetailSerializer,
     DeliveryFilterSerializer,
@@ -47,12 +48,14 @@ class WebhookScoped:
 
 
 @extend_schema(
+    tags=["deliveries"],
+    summary="List a webhook's deliveries",
     parameters=[
         OpenApiParameter("status", str, description="One status or several, comma-separated."),
         OpenApiParameter("event_type", str),
         OpenApiParameter("created_after", str, description="ISO 8601 time, inclusive."),
         OpenApiParameter("created_before", str, description="ISO 8601 time, exclusive."),
-    ]
+    ],
 )
 class DeliveryListView(WebhookScoped, generics.ListAPIView):
     """GET: the webhook's deliveries, newest first, filtered, with cursor pagination."""
@@ -68,6 +71,7 @@ class DeliveryListView(WebhookScoped, generics.ListAPIView):
         return deliveries_of(self.get_webhook(), statuses=params.pop("status", None), **params)
 
 
+@extend_schema(tags=["deliveries"], summary="Show a delivery with its attempts")
 class DeliveryDetailView(WebhookScoped, generics.RetrieveAPIView):
     """GET: one delivery with its event body and every attempt (request and response)."""
 
@@ -83,7 +87,14 @@ class DeliveryRetryView(WebhookScoped, APIView):
 
     staff_permissions = {"write": "webhooks.change_delivery"}
 
-    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @extend_schema(
+        tags=["deliveries"],
+        summary="Retry a delivery now",
+        description="Queue a manual attempt, due now (a redelivery when it had succeeded). "
+        "A manual attempt doesn't move the automatic retry schedule.",
+        request=None,
+        responses={202: DeliverySerializer, 409: ErrorSerializer},
+    )
     def post(self, request, project_id, webhook_id, delivery_id):
         delivery = self.get_delivery(self.get_webhook())
         try:

@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 class WebhookTestView(WebhookScoped, APIView):
     """POST: send a signed webhook.test event now and answer with what the endpoint did."""
 
-    @extend_schema(request=None, responses={200: PingOutcomeSerializer, 429: ErrorSerializer})
+    @extend_schema(
+        tags=["webhooks"],
+        summary="Send a test event",
+        request=None,
+        responses={200: PingOutcomeSerializer, 429: ErrorSerializer},
+    )
     def post(self, request, project_id, webhook_id):
         webhook = self.get_webhook()
         wait = take_test_ping(webhook)
@@ -42,13 +47,21 @@ class WebhookTestView(WebhookScoped, APIView):
 
 
 class WebhookRecoverView(WebhookScoped, APIView):
-    """POST {"since": ...}: re-queue the webhook's failed deliveries created since then."""
+    """POST {"since": ..., "until": ...}: re-queue the failed deliveries of real events."""
 
     staff_permissions = {"write": "webhooks.change_delivery"}
 
     @extend_schema(
+        tags=["webhooks"],
+        summary="Recover failed deliveries",
+        description="Re-queue the webhook's failed deliveries of real events (not test pings) "
+        "created in [since, until); since defaults to 1 day ago (RECOVER_DEFAULT_DAYS).",
         request=RecoverSerializer,
-        responses={202: inline_serializer("RecoverResult", {"count": serializers.IntegerField()})},
+        responses={
+            202: inline_serializer("RecoverResult", {"count": serializers.IntegerField()}),
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+        },
     )
     def post(self, request, project_id, webhook_id):
         webhook = self.get_webhook()
@@ -66,7 +79,11 @@ class WebhookRecoverView(WebhookScoped, APIView):
 class WebhookStatsView(WebhookScoped, APIView):
     """GET: delivery counts by status over 24 h and 7 days, last success, failing_since."""
 
-    @extend_schema(responses={200: WebhookStatsSerializer})
+    @extend_schema(
+        tags=["webhooks"],
+        summary="Show a webhook's delivery stats",
+        responses={200: WebhookStatsSerializer},
+    )
     def get(self, request, project_id, webhook_id):
         return Response(WebhookStatsSerializer(webhook_stats(self.get_webhook())).data)
 
@@ -121,6 +138,8 @@ class AdminCleanupView(APIView):
     permission_classes = [ServiceOnly]
 
     @extend_schema(
+        tags=["operations"],
+        summary="Delete old history",
         request=None,
         parameters=[
             OpenApiParameter("days", int),
@@ -149,6 +168,8 @@ class AdminRetryStuckView(APIView):
     permission_classes = [ServiceOnly]
 
     @extend_schema(
+        tags=["operations"],
+        summary="Return stuck deliveries and wake due ones",
         request=None,
         parameters=[OpenApiParameter("stuck_after", str, description="e.g. 90s, 15m, 1h, 2d")],
         responses={200: RetryStuckResult},
