@@ -59,13 +59,13 @@ run: venv
 	  rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && \
 	  python manage.py migrate --noinput && \
 	  python manage.py collectstatic --noinput -v0 && \
-	  python manage.py webhooks_bootstrap && \
+	  python manage.py webhooks_bootstrap --check-port && \
 	  python manage.py webhooks_portal_link --project $(WALKTHROUGH_PROJECT) && \
 	  exec honcho start -f Procfile; \
 	else \
 	  export DEBUG=$${DEBUG:-true} WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS=$${WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS:-true}; \
 	  python manage.py migrate --noinput && \
-	  python manage.py webhooks_bootstrap && \
+	  python manage.py webhooks_bootstrap --check-port && \
 	  python manage.py webhooks_portal_link --project $(WALKTHROUGH_PROJECT) && \
 	  exec python manage.py runserver --noreload 127.0.0.1:$${PORT:-8000}; \
 	fi

@@ -1,6 +1,7 @@
 """The project installs cleanly: migrations are complete and apply on SQLite too."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,35 @@ def test_migrations_apply_on_sqlite_and_bootstrap_makes_a_staff_user(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "Created staff user 'admin'" in first.stdout
     again = _manage("webhooks_bootstrap", env=env)
-    assert "A staff user exists" in again.stdout
+    assert "A staff user exists: 'admin'" in again.stdout  # named, for make run's output
+
+
+def test_make_run_refuses_a_busy_port_before_printing_any_link(tmp_path):
+    # given something already listening where make run would serve
+    env = {"DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    assert _manage("migrate", "--noinput", env=env).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # when make run's bootstrap step checks it
+        busy = _manage("webhooks_bootstrap", "--check-port", env={**env, "PORT": str(port)})
+    # then it stops with a message naming the port and how to pick another, and no links
+    assert busy.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is in use" in busy.stderr
+    assert f"PORT={port + 1} make run" in busy.stderr
+    assert "http://" not in busy.stdout
+    # and once the port is free, the same step goes on
+    free = _manage("webhooks_bootstrap", "--check-port", env={**env, "PORT": str(port)})
+    assert free.returncode == 0, free.stderr
+    assert f"http://127.0.0.1:{port}/admin/" in free.stdout
+
+
+def test_make_run_checks_the_port_before_the_portal_link():
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile[makefile.index("\nrun:") : makefile.index("\ntest:")]
+    for mode in run.split("else")[:2]:  # the production topology, then the embedded mode
+        assert mode.index("webhooks_bootstrap --check-port") < mode.index("webhooks_portal_link")
 
 
 def test_deploy_check_with_production_settings_reports_nothing_of_ours(tmp_path):

@@ -2,11 +2,12 @@
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 LOCAL_ENV = "local.env"  # what `make run` writes under var/
 
@@ -20,21 +21,35 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--write-env", metavar="FILE", help="write an env file of random keys")
         parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--check-port",
+            action="store_true",
+            help="first fail, naming it, if $PORT (default 8000) on 127.0.0.1 is taken",
+        )
 
-    def handle(self, *args, write_env=None, username="admin", **options):
+    def handle(self, *args, write_env=None, username="admin", check_port=False, **options):
         if write_env:
             self._write_env(Path(write_env))
             return
+        port = os.environ.get("PORT", "8000")
+        if check_port:
+            _refuse_a_busy_port(port)
         user_model = get_user_model()
-        if not user_model.objects.filter(is_staff=True).exists():
+        staff = list(
+            user_model.objects.filter(is_staff=True)
+            .order_by("-is_superuser", "pk")
+            .values_list(user_model.USERNAME_FIELD, flat=True)[:3]
+        )
+        if not staff:
             password = secrets.token_urlsafe(12)
             user_model.objects.create_superuser(username=username, email="", password=password)
             self.stdout.write(f"Created staff user {username!r} with password {password!r}.")
         else:
             self.stdout.write(
-                "A staff user exists (reset a password with: manage.py changepassword <user>)."
+                f"A staff user exists: {staff[0]!r} (reset its password with: "
+                f"manage.py changepassword {staff[0]})."
             )
-        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        base = f"http://127.0.0.1:{port}"
         self.stdout.write(f"Admin:   {base}/admin/")
         self.stdout.write(f"API docs: {base}/api/docs/")
         if not settings.WEBHOOKS_AUTH_KEY:
@@ -72,3 +87,22 @@ def _key_source() -> str:
     if path.exists() and line in path.read_text().splitlines():
         return f"set in {path}"
     return "set in the environment"
+
+
+def _refuse_a_busy_port(port: str) -> None:
+    """Raise CommandError, saying how to pick another, when 127.0.0.1:port can't be served."""
+    try:
+        number = int(port)
+    except ValueError:
+        raise CommandError(f"PORT={port!r} is not a port number; e.g. PORT=8001 make run") from None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port left in TIME_WAIT by the last run is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", number))
+        except OSError as exc:
+            raise CommandError(
+                f"Port {number} on 127.0.0.1 is in use ({exc.strerror or exc}): another "
+                f"`make run` or server holds it. Stop it, or pick another port: "
+                f"PORT={number + 1} make run"
+            ) from None
