@@ -275,7 +275,7 @@ def test_the_recovery_commands_bring_a_disabled_webhook_back(live_env, receiver)
     assert ping.headers["x-agenta-event"] == "webhook.test"
     assert Webhook.objects.get(id=hook.id).is_active
     assert output.rstrip().endswith('{"count":2}')
-    queued = Delivery.objects.filter(status="pending", trigger="manual")
+    queued = Delivery.objects.filter(status="pending", trigger="recover")
     assert sorted(queued.values_list("id", flat=True)) == sorted(d.id for d in recent)
     assert Delivery.objects.get(id=old.id).status == "failed"
 
