@@ -36,6 +36,8 @@ def test_default_and_test_settings_pass(settings):
         ({"RETRY_SCHEDULE_SECONDS": "5,10"}, "webhooks.E006"),
         ({"RETRY_JITTER_RATIO": 1.5}, "webhooks.E007"),
         ({"LEASE_SECONDS": 5, "DELIVERY_TIMEOUT_SECONDS": 10}, "webhooks.E008"),
+        ({"RECOVER_DEFAULT_DAYS": 15, "RECOVER_MAX_DAYS": 14}, "webhooks.E011"),
+        ({"RECOVER_DEFAULT_DAYS": 0}, "webhooks.E004"),
         ({"CONNECT_TIMEOUT_SECONDS": 20}, "webhooks.E009"),
     ],
 )

@@ -146,8 +146,9 @@ class Delivery(models.Model):
     # test ping's delivery stays "test" whoever sends it again (docs/api.md, "Triggers").
     trigger = models.CharField(max_length=10, choices=Trigger, default=Trigger.AUTO)
     attempt_count = models.PositiveIntegerField(default=0)
-    # Attempts started by the automatic schedule: its position (manual ones don't move it).
-    auto_attempt_count = models.PositiveIntegerField(default=0)
+    # Attempts started by the automatic schedule: its position (manual ones don't move it). A
+    # database default too, for rows written by raw SQL.
+    auto_attempt_count = models.PositiveIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # due time while pending
     # The worker's lease while delivering, from the database clock. It stays set after the lease
     # ends: a worker records its outcome only while the value is still the one its claim set.

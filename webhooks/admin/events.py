@@ -27,7 +27,16 @@ class EventDeliveryInline(admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "type", "project_id", "application_slug", "environment", "deliveries"]
+    list_display = [
+        "short_id",
+        "type",
+        "project",
+        "application_slug",
+        "environment",
+        "deliveries",
+        "created_at",
+    ]
+    list_display_links = ["short_id"]
     list_filter = ["type", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=id", "=project_id", "=idempotency_key"]
@@ -46,6 +55,14 @@ class EventAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(delivery_count=Count("deliveries"))
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, event):
+        return display.short_id(event.id)
+
+    @admin.display(description="project", ordering="project_id")
+    def project(self, event):
+        return display.short_id(event.project_id)
 
     @admin.display(description="deliveries", ordering="delivery_count")
     def deliveries(self, event):

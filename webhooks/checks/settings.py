@@ -87,6 +87,7 @@ def check_webhooks_settings(app_configs=None, **kwargs) -> list:
                 )
             )
     errors += _check_retry_schedule()
+    errors += _check_recover()
     errors += _check_lease()
     errors += _check_portal()
     errors += _check_cleanup()
@@ -117,6 +118,20 @@ def _check_retry_schedule() -> list:
             )
         )
     return errors
+
+
+def _check_recover() -> list:
+    default, most = app_settings.RECOVER_DEFAULT_DAYS, app_settings.RECOVER_MAX_DAYS
+    if isinstance(default, int) and isinstance(most, int) and default > most:
+        return [
+            _error(
+                "webhooks.E011",
+                "WEBHOOKS['RECOVER_DEFAULT_DAYS'] must not exceed WEBHOOKS['RECOVER_MAX_DAYS'].",
+                f"A recover without 'since' would reach back {default} days, more than the "
+                f"{most} allowed, and always be refused.",
+            )
+        ]
+    return []
 
 
 def _check_lease() -> list:

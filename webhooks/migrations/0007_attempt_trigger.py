@@ -20,7 +20,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="delivery",
             name="auto_attempt_count",
-            field=models.PositiveIntegerField(default=0),
+            # db_default too: rows inserted by raw SQL (benchmarks, tools) that name no value
+            field=models.PositiveIntegerField(default=0, db_default=0),
         ),
         migrations.RunPython(count_existing_attempts, migrations.RunPython.noop, elidable=True),
         migrations.AlterField(

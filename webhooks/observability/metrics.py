@@ -45,7 +45,7 @@ _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
 
 ATTEMPTS = Counter(
     "webhooks_delivery_attempts",
-    "Delivery attempts made, by outcome and trigger (auto, manual, test).",
+    "Delivery attempts made, by outcome and trigger (auto, manual, recover, test).",
     ["outcome", "trigger"],
 )
 ATTEMPT_DURATION = Histogram(
