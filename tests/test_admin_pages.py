@@ -163,9 +163,9 @@ def test_list_pages_are_compact_coloured_and_show_times_with_seconds_and_zone(st
         "event_type",
         "state",
         "trigger",
-        "attempt_count",
-        "last_status_code",
-        "created_at",
+        "attempts",
+        "last_code",
+        "created",
     ]
     assert f">{str(delivery.id)[:8]}…</code>" in deliveries  # a short id, whole in its title
     assert "color:#cf222e" in deliveries  # failed in red

@@ -85,9 +85,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "event_type",
         "state",
         "trigger",
-        "attempt_count",
-        "last_status_code",
-        "created_at",
+        "attempts",
+        "last_code",
+        "created",
     ]
     list_display_links = ["short_id"]
     list_select_related = ["webhook", "event"]
@@ -151,6 +151,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="id", ordering="id")
     def short_id(self, delivery):
         return display.short_id(delivery.id)
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, delivery):
+        return delivery.attempt_count
+
+    @admin.display(description="last code", ordering="last_status_code")
+    def last_code(self, delivery):
+        return delivery.last_status_code or "-"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, delivery):
+        return display.moment(delivery.created_at)
 
     @admin.display(description="webhook", ordering="webhook__name")
     def webhook_name(self, delivery):

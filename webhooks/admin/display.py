@@ -3,7 +3,9 @@
 import json
 
 from django.db.models import QuerySet, Value
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from webhooks import wire
 from webhooks.fields import is_undecryptable
@@ -42,12 +44,26 @@ def with_url_visibility(queryset: QuerySet, request) -> QuerySet:
 
 
 def webhook_url(url, visible: bool) -> str:
-    """Return a webhook's URL as this staff user may see it (wire.shown_url)."""
+    """Return a webhook's URL as this staff user may see it (wire.shown_url), wrapping."""
     if is_undecryptable(url):
         return "undecryptable: set the URL again through the API"
-    return wire.shown_url(url, visible)
+    # A Slack URL is 80 characters without a break: wrap it anywhere rather than widen the list.
+    return format_html(
+        '<span style="display:inline-block;min-width:14em;overflow-wrap:anywhere">{}</span>',
+        wire.shown_url(url, visible),
+    )
 
 
 def pretty(value) -> str:
     """Return value as indented JSON in a <pre>."""
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def moment(value) -> str:
+    """Return a time as 2026-12-07 05:50:12 UTC (the admin's DATETIME_FORMAT), unbroken."""
+    if value is None:
+        return "-"
+    return format_html(
+        '<span style="white-space:nowrap">{}</span>',
+        date_format(localtime(value), "DATETIME_FORMAT"),
+    )

@@ -34,7 +34,7 @@ class EventAdmin(ReadOnlyAdmin):
         "application_slug",
         "environment",
         "deliveries",
-        "created_at",
+        "created",
     ]
     list_display_links = ["short_id"]
     list_filter = ["type", "created_at"]
@@ -59,6 +59,10 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="id", ordering="id")
     def short_id(self, event):
         return display.short_id(event.id)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, event):
+        return display.moment(event.created_at)
 
     @admin.display(description="project", ordering="project_id")
     def project(self, event):

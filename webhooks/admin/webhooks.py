@@ -51,7 +51,7 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
         "state",
         "secret_state",
         "last_delivery_status",
-        "created_at",
+        "created",
     ]
     list_filter = ["is_active", FailingFilter, "created_at"]
     search_fields = ["name", "=project_id", "=id"]  # the URL is encrypted: not searchable
@@ -96,6 +96,10 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
         status = webhook.last_delivery_status
         return display.badge(status) if status else "-"
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, webhook):
+        return display.moment(webhook.created_at)
+
     @admin.display(description="project", ordering="project_id")
     def project(self, webhook):
         return display.short_id(webhook.project_id)
@@ -105,7 +109,7 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
         if not webhook.is_active:
             return display.badge("disabled")
         if webhook.failing_since:
-            since = date_format(localtime(webhook.failing_since), "Y-m-d H:i:s T")
+            since = date_format(localtime(webhook.failing_since), "DATETIME_FORMAT")
             return display.badge("failing", f"failing since {since}")
         return display.badge("active")
 
