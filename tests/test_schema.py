@@ -120,3 +120,11 @@ def test_every_operation_has_a_named_tag_and_a_summary(schema):
             assert operation.get("summary", "").strip(), name
     tags = {tag for ops in schema["paths"].values() for op in ops.values() for tag in op["tags"]}
     assert {"webhooks", "deliveries", "events", "operations"} <= tags
+
+
+def test_the_delivery_and_attempt_triggers_are_documented(schema):
+    components = schema["components"]["schemas"]
+    for name in ("Delivery", "DeliveryAttempt", "DeliverySummary"):
+        trigger = components[name]["properties"]["trigger"]
+        assert "what started" in trigger["description"].lower(), name
+    assert components["TriggerEnum"]["enum"] == ["auto", "manual", "test", "recover"]

@@ -96,7 +96,7 @@ def _record(
     started: datetime,
     now: datetime,
 ) -> Record:
-    trigger = attempt_trigger(delivery)
+    trigger = _attempt_trigger(delivery)
     automatic = trigger == Trigger.AUTO
     decision = retry.decide(
         status_code=outcome.status_code,
@@ -155,7 +155,7 @@ def _record(
     )
 
 
-def attempt_trigger(delivery: Delivery) -> str:
+def _attempt_trigger(delivery: Delivery) -> str:
     """Return what starts delivery's attempt now: its trigger, but a test sent again is manual.
 
     A test ping's first attempt is the ping; it is never retried automatically, so any later
