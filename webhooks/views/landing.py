@@ -30,7 +30,7 @@ def api_not_found(request, unknown: str = ""):
     """Answer an unknown /api/ path (a malformed id included) with a JSON 404, DEBUG or not."""
     if settings.APPEND_SLASH and not request.path.endswith("/") and request.method == "GET":
         try:  # /api/docs -> /api/docs/, as CommonMiddleware did before this route caught it
-            if resolve(f"{request.path}/").func is not api_not_found:
+            if resolve(f"{request.path_info}/").func is not api_not_found:
                 return HttpResponsePermanentRedirect(f"{request.path}/")
         except Resolver404:
             pass
