@@ -148,6 +148,21 @@ def test_record_inserts_the_attempt_numbered_by_the_count_and_applies_the_state(
     assert record.attempt.number == 1
 
 
+@pytest.mark.parametrize(
+    ("trigger", "counted"), [("auto", 1), ("manual", 0), ("recover", 0), ("test", 0)]
+)
+def test_record_counts_only_automatic_attempts_in_the_schedule(store, trigger, counted):
+    hook = WebhookFactory()
+    due(hook, 1, trigger=trigger, attempt_count=2, auto_attempt_count=2)
+    (delivery,) = store.acquire(hook.id, uuid.uuid4(), 1).deliveries
+
+    store.record([succeeded(delivery)])
+
+    delivery.refresh_from_db()
+    assert (delivery.attempt_count, delivery.auto_attempt_count) == (3, 2 + counted)
+    assert DeliveryAttempt.objects.get(delivery=delivery).trigger == trigger
+
+
 def test_record_keeps_the_state_of_a_delivery_claimed_again_since(store):
     hook = WebhookFactory()
     due(hook, 1)
