@@ -8,9 +8,11 @@ TRIGGERS = [("auto", "Auto"), ("manual", "Manual"), ("test", "Test"), ("recover"
 
 
 def count_existing_attempts(apps, schema_editor):
-    # Before this migration every attempt moved the schedule.
+    # Before this migration every attempt moved the schedule. Succeeded rows (most of the table)
+    # are left at 0: only a failed retry reads the count, which then starts the schedule over.
     Delivery = apps.get_model("webhooks", "Delivery")
-    Delivery.objects.update(auto_attempt_count=F("attempt_count"))
+    unfinished_or_failed = Delivery.objects.exclude(status="succeeded").filter(attempt_count__gt=0)
+    unfinished_or_failed.update(auto_attempt_count=F("attempt_count"))
 
 
 class Migration(migrations.Migration):
