@@ -205,23 +205,47 @@ def test_the_event_catalogue_shows_each_type_with_an_example(project):
     assert "&quot;deployed_by&quot;" in page.content.decode()
 
 
-def test_the_webhook_page_shows_health_over_24_hours_and_7_days(project, hook):
-    # given 3 successes and 1 failure today, and a failure 3 days ago
+def test_the_webhook_page_charts_attempts_that_succeeded_and_failed(project, hook):
+    # given 3 deliveries answered 200 today, one retrying after a 500, and a 500 3 days ago
     now = timezone.now()
-    for status in ("succeeded", "succeeded", "succeeded", "failed"):
+    for status, code in (("succeeded", 200),) * 3 + (("pending", 500),):
         delivery = DeliveryFactory(webhook=hook, status=status)
-        DeliveryAttemptFactory(delivery=delivery, number=1, duration_ms=40)
-    old = DeliveryFactory(webhook=hook, status="failed")
-    Delivery.objects.filter(id=old.id).update(created_at=now - timedelta(days=3))
+        DeliveryAttemptFactory(delivery=delivery, number=1, duration_ms=40, response_status=code)
+    old = DeliveryAttemptFactory(
+        delivery=DeliveryFactory(webhook=hook, status="failed"),
+        response_status=500,
+        started_at=now - timedelta(days=3),
+    )
+    assert old.pk
 
-    page = text(portal(project).get(f"/portal/webhooks/{hook.id}"))
+    response = portal(project).get(f"/portal/webhooks/{hook.id}")
 
-    assert "Last 24 hours, per hour: 75.0% succeeded (3 of 4), attempts 40 ms on average" in page
-    assert "Last 7 days: 60.0% succeeded (3 of 5)" in page
-    svg = portal(project).get(f"/portal/webhooks/{hook.id}").content.decode()
-    assert svg.count('<rect class="bar') == 3  # the hour of today; today and 3 days ago
-    assert "75% of 4 succeeded, 40 ms" in svg
-    assert svg.count('<circle class="latency"') == 2  # one per window: only today has attempts
+    page = text(response)
+    assert (
+        "Last 24 hours, per hour: 4 attempts, 3 succeeded , 1 failed (75.0% succeeded), "
+        "40 ms on average" in page
+    )
+    assert "Last 7 days: 5 attempts, 3 succeeded , 2 failed (60.0% succeeded)" in page
+    svg = response.content.decode()
+    # this hour: one green and one red segment; 7 days: today's two, and a red one 3 days ago
+    assert svg.count('<rect class="bar ok"') == 2
+    assert svg.count('<rect class="bar bad"') == 3
+    assert "3 succeeded, 1 failed, 40 ms on average" in svg
+
+
+def test_deliveries_retrying_on_500_show_red_bars_not_an_empty_chart(project, hook):
+    # the issue's case: 5 deliveries, none finished, each failed its first attempt on 500
+    for _ in range(5):
+        delivery = DeliveryFactory(webhook=hook, status="pending", attempt_count=1)
+        DeliveryAttemptFactory(delivery=delivery, number=1, response_status=500)
+
+    response = portal(project).get(f"/portal/webhooks/{hook.id}")
+
+    page = text(response)
+    assert "5 attempts, 0 succeeded , 5 failed (0.0% succeeded)" in page
+    assert "0 of 1" not in page
+    assert response.content.decode().count('<rect class="bar bad"') == 2  # one per chart
+    assert "5 waiting for a retry" in page
 
 
 def test_the_deliveries_filter_by_status_and_type_a_page_at_a_time(project, hook, monkeypatch):
