@@ -11,6 +11,7 @@ from django.utils import timezone
 from tests.factories import DeliveryAttemptFactory, DeliveryFactory, EventFactory, WebhookFactory
 from tests.portal_support import portal
 from tests.receiver import Reply
+from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, Webhook
 from webhooks.portal.access import CSRF_FIELD
 
@@ -195,14 +196,49 @@ def test_regenerating_shows_the_new_secret_and_the_old_one_in_its_grace(project,
     assert "Previous secret, still signing until" in text(shown)
 
 
-def test_the_event_catalogue_shows_each_type_with_an_example(project):
+def test_the_event_catalogue_shows_each_type_with_its_schema_and_example(project):
     page = portal(project).get("/portal/event-types")
 
+    shown = text(page)
     assert page.status_code == 200
-    for name in ("config.deployed", "variant.created", "webhook.test"):
-        assert name in text(page)
-    assert "A prompt config was deployed to an environment." in text(page)
-    assert "&quot;deployed_by&quot;" in page.content.decode()
+    for name in ("config.deployed", "variant.created", "webhook.test", "webhook.disabled"):
+        assert name in shown
+    assert "A prompt config was deployed to an environment." in shown
+    assert "&quot;deployed_by&quot;" in page.content.decode()  # the example
+    assert page.content.decode().count("&quot;$schema&quot;") == len(EVENT_TYPES)  # the schemas
+    operators = shown.partition("Operator events")[2]
+    for name in ("webhook.disabled", "webhook.failing", "delivery.exhausted"):
+        assert f"{name} operator event, not subscribable" in operators
+    assert "all events" in shown
+
+
+def test_the_form_offers_only_the_types_a_webhook_can_subscribe_to(project, hook):
+    client = portal(project)
+
+    for path in ("/portal/webhooks/new", f"/portal/webhooks/{hook.id}/edit"):
+        form = client.get(path).content.decode()
+        offered = re.findall(r'name="event_types" value="([^"]+)"', form)
+        assert offered == [
+            "*",
+            "config.deployed",
+            "config.committed",
+            "variant.created",
+            "variant.deleted",
+            "evaluation.completed",
+        ], path
+    refused = client.form("/portal/webhooks/new", new_webhook(event_types=["webhook.disabled"]))
+    assert refused.status_code == 400
+    assert "Select a valid choice" in text(refused)
+
+
+def test_all_events_is_said_in_words(project):
+    WebhookFactory(project_id=project, event_types=["*"])
+    client = portal(project)
+
+    listed = text(client.get("/portal/"))
+
+    assert "all events" in listed
+    assert " * " not in listed
 
 
 def test_the_webhook_page_charts_attempts_that_succeeded_and_failed(project, hook):
