@@ -50,6 +50,8 @@ def health_chart(series: list[dict[str, Any]], label_format: str) -> dict[str, A
         "width": WIDTH,
         "height": HEIGHT,
         "bars": bars,
+        # under the chart: the first, middle and last buckets' labels
+        "ticks": [bars[0]["label"], bars[len(bars) // 2]["label"], bars[-1]["label"]],
         "succeeded": succeeded,
         "failed": failed,
         "attempts": attempts,

@@ -50,6 +50,8 @@ class WebhookForm(forms.Form):
     event_types = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
         choices=subscription_choices,
+        help_text="Test pings reach the webhook whatever it subscribes to; operator events "
+        "go only to the service's operator (see Event types).",
         initial=["config.deployed"],
     )
     applications = forms.CharField(
