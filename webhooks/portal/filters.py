@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from webhooks.events import subscribable_types
 from webhooks.models import Delivery
@@ -117,3 +118,12 @@ def page_of(rows: QuerySet, before: uuid.UUID | None, size: int) -> tuple[list, 
         rows = rows.filter(id__lt=before)
     found = list(rows[: size + 1])
     return found[:size], len(found) > size
+
+
+def next_query(request: HttpRequest, rows: list, more: bool) -> str:
+    """Return the query string of the next (older) page, or "" on the last page."""
+    if not more:
+        return ""
+    query = request.GET.copy()
+    query["before"] = str(rows[-1].id)
+    return query.urlencode()

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from webhooks import wire
 from webhooks.models import Delivery
 from webhooks.portal.access import page, portal_page
-from webhooks.portal.filters import DeliveryFilterForm, page_of
+from webhooks.portal.filters import DeliveryFilterForm, next_query, page_of
 from webhooks.portal.forms import RecoverForm
 from webhooks.portal.views.webhooks import detail_page, project_webhook, with_notice
 from webhooks.services.history import deliveries_of
@@ -28,15 +28,6 @@ IN_FLIGHT = (Delivery.Status.PENDING, Delivery.Status.DELIVERING)
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def next_query(request: HttpRequest, rows: list, more: bool) -> str:
-    """Return the query string of the next (older) page, or "" on the last page."""
-    if not more:
-        return ""
-    query = request.GET.copy()
-    query["before"] = str(rows[-1].id)
-    return query.urlencode()
 
 
 @require_GET

@@ -6,8 +6,7 @@ from django.views.decorators.http import require_GET
 
 from webhooks.models import Delivery, Event
 from webhooks.portal.access import page, portal_page
-from webhooks.portal.filters import EventFilterForm, page_of
-from webhooks.portal.views.deliveries import next_query
+from webhooks.portal.filters import EventFilterForm, next_query, page_of
 
 PAGE_SIZE = 25  # events per page
 # What a row shows of each delivery: no body, no encrypted webhook field to decrypt.
