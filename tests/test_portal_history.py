@@ -184,3 +184,21 @@ def test_the_events_page_pages_back_in_time(project, hook, monkeypatch):
     assert str(made[2].id) in text(first) and str(made[1].id) in text(first)
     assert str(made[0].id) in text(second) and str(made[1].id) not in text(second)
     assert "Older events" not in text(second)
+
+
+@pytest.mark.parametrize("page", ["", "/deliveries"])
+def test_a_webhook_page_costs_the_same_queries_with_1_or_20_deliveries(project, hook, page):
+    client = portal(project)
+    url = f"/portal/webhooks/{hook.id}{page}"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    delivery_of(hook)
+    one = queries()
+    for _ in range(19):
+        delivery_of(hook, status="pending", next_attempt_at=timezone.now())
+
+    assert queries() == one

@@ -90,7 +90,9 @@ def detail_page(
     ]
     context = {
         "webhook": webhook,
-        "deliveries": list(deliveries_of(webhook).order_by("-id")[:RECENT_DELIVERIES]),
+        "deliveries": list(
+            deliveries_of(webhook).defer("event__body").order_by("-id")[:RECENT_DELIVERIES]
+        ),
         "stats": webhook_stats(webhook),
         "charts": charts,
         "ping": ping,
