@@ -294,8 +294,19 @@ def test_a_reader_sees_failures_next_attempts_and_no_url_token(live_server, brow
     assert '"type": "config.deployed"' in payload.text
     copy = browser.find_element(By.CSS_SELECTOR, "button.copy")
     assert copy.is_displayed()
+    browser.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {
+            "origin": live_server.url,
+            "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+        },
+    )
     copy.click()
     wait.until(seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".copied"), "Copied"))
+    copied = browser.execute_async_script(
+        "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('refused: ' + e))"
+    )
+    assert copied == payload.get_attribute("textContent")
     shoot("14-reader-delivery")
 
     # the event, across the project's webhooks
