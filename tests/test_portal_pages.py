@@ -11,6 +11,7 @@ from django.utils import timezone
 from tests.factories import DeliveryAttemptFactory, DeliveryFactory, EventFactory, WebhookFactory
 from tests.portal_support import portal
 from tests.receiver import Reply
+from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery, Webhook
 from webhooks.portal.access import CSRF_FIELD
 
@@ -195,33 +196,92 @@ def test_regenerating_shows_the_new_secret_and_the_old_one_in_its_grace(project,
     assert "Previous secret, still signing until" in text(shown)
 
 
-def test_the_event_catalogue_shows_each_type_with_an_example(project):
+def test_the_event_catalogue_shows_each_type_with_its_schema_and_example(project):
     page = portal(project).get("/portal/event-types")
 
+    shown = text(page)
     assert page.status_code == 200
-    for name in ("config.deployed", "variant.created", "webhook.test"):
-        assert name in text(page)
-    assert "A prompt config was deployed to an environment." in text(page)
-    assert "&quot;deployed_by&quot;" in page.content.decode()
+    for name in ("config.deployed", "variant.created", "webhook.test", "webhook.disabled"):
+        assert name in shown
+    assert "A prompt config was deployed to an environment." in shown
+    assert "&quot;deployed_by&quot;" in page.content.decode()  # the example
+    assert page.content.decode().count("&quot;$schema&quot;") == len(EVENT_TYPES)  # the schemas
+    operators = shown.partition("Operator events")[2]
+    for name in ("webhook.disabled", "webhook.failing", "delivery.exhausted"):
+        assert f"{name} operator event, not subscribable" in operators
+    assert "all events" in shown
 
 
-def test_the_webhook_page_shows_health_over_24_hours_and_7_days(project, hook):
-    # given 3 successes and 1 failure today, and a failure 3 days ago
+def test_the_form_offers_only_the_types_a_webhook_can_subscribe_to(project, hook):
+    client = portal(project)
+
+    for path in ("/portal/webhooks/new", f"/portal/webhooks/{hook.id}/edit"):
+        form = client.get(path).content.decode()
+        offered = re.findall(r'name="event_types" value="([^"]+)"', form)
+        assert offered == [
+            "*",
+            "config.deployed",
+            "config.committed",
+            "variant.created",
+            "variant.deleted",
+            "evaluation.completed",
+        ], path
+    refused = client.form("/portal/webhooks/new", new_webhook(event_types=["webhook.disabled"]))
+    assert refused.status_code == 400
+    assert "Select a valid choice" in text(refused)
+
+
+def test_all_events_is_said_in_words(project):
+    WebhookFactory(project_id=project, event_types=["*"])
+    client = portal(project)
+
+    listed = text(client.get("/portal/"))
+
+    assert "all events" in listed
+    assert " * " not in listed
+
+
+def test_the_webhook_page_charts_attempts_that_succeeded_and_failed(project, hook):
+    # given 3 deliveries answered 200 today, one retrying after a 500, and a 500 3 days ago
     now = timezone.now()
-    for status in ("succeeded", "succeeded", "succeeded", "failed"):
+    for status, code in (("succeeded", 200),) * 3 + (("pending", 500),):
         delivery = DeliveryFactory(webhook=hook, status=status)
-        DeliveryAttemptFactory(delivery=delivery, number=1, duration_ms=40)
-    old = DeliveryFactory(webhook=hook, status="failed")
-    Delivery.objects.filter(id=old.id).update(created_at=now - timedelta(days=3))
+        DeliveryAttemptFactory(delivery=delivery, number=1, duration_ms=40, response_status=code)
+    old = DeliveryAttemptFactory(
+        delivery=DeliveryFactory(webhook=hook, status="failed"),
+        response_status=500,
+        started_at=now - timedelta(days=3),
+    )
+    assert old.pk
 
-    page = text(portal(project).get(f"/portal/webhooks/{hook.id}"))
+    response = portal(project).get(f"/portal/webhooks/{hook.id}")
 
-    assert "Last 24 hours, per hour: 75.0% succeeded (3 of 4), attempts 40 ms on average" in page
-    assert "Last 7 days: 60.0% succeeded (3 of 5)" in page
-    svg = portal(project).get(f"/portal/webhooks/{hook.id}").content.decode()
-    assert svg.count('<rect class="bar') == 3  # the hour of today; today and 3 days ago
-    assert "75% of 4 succeeded, 40 ms" in svg
-    assert svg.count('<circle class="latency"') == 2  # one per window: only today has attempts
+    page = text(response)
+    assert (
+        "Last 24 hours, per hour: 4 attempts, 3 succeeded , 1 failed (75.0% succeeded), "
+        "40 ms on average" in page
+    )
+    assert "Last 7 days: 5 attempts, 3 succeeded , 2 failed (60.0% succeeded)" in page
+    svg = response.content.decode()
+    # this hour: one green and one red segment; 7 days: today's two, and a red one 3 days ago
+    assert svg.count('<rect class="bar ok"') == 2
+    assert svg.count('<rect class="bar bad"') == 3
+    assert "3 succeeded, 1 failed, 40 ms on average" in svg
+
+
+def test_deliveries_retrying_on_500_show_red_bars_not_an_empty_chart(project, hook):
+    # the issue's case: 5 deliveries, none finished, each failed its first attempt on 500
+    for _ in range(5):
+        delivery = DeliveryFactory(webhook=hook, status="pending", attempt_count=1)
+        DeliveryAttemptFactory(delivery=delivery, number=1, response_status=500)
+
+    response = portal(project).get(f"/portal/webhooks/{hook.id}")
+
+    page = text(response)
+    assert "5 attempts, 0 succeeded , 5 failed (0.0% succeeded)" in page
+    assert "0 of 1" not in page
+    assert response.content.decode().count('<rect class="bar bad"') == 2  # one per chart
+    assert "5 waiting for a retry" in page
 
 
 def test_the_deliveries_filter_by_status_and_type_a_page_at_a_time(project, hook, monkeypatch):

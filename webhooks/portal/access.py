@@ -14,7 +14,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from webhooks import wire
 from webhooks.conf import app_settings
+from webhooks.fields import is_undecryptable
 from webhooks.models import PortalSession
 from webhooks.portal.sessions import live_session
 from webhooks.portal.tokens import COOKIE_SALT, csrf_matches, csrf_token
@@ -152,6 +154,17 @@ def portal_page(write: bool = False) -> Callable:
         return wrapper
 
     return decorate
+
+
+def shown_url(session: PortalSession, url: str) -> str:
+    """Return a webhook URL as session may see it: whole if it may write, else redacted.
+
+    The rule of the API (serializers.webhooks.UrlField): a token in the path or the query
+    (Slack's /services/T.../B.../..., ?token=...) is a credential, for writers only.
+    """
+    if is_undecryptable(url):
+        return "undecryptable URL"
+    return str(url) if session.can_write else wire.redacted_url(url)
 
 
 def page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:

@@ -1,61 +1,61 @@
-"""The health chart: a webhook's success rate and latency per bucket, laid out for inline SVG."""
+"""The health chart: a webhook's attempts per bucket, succeeded and failed, as stacked bars."""
 
 from typing import Any
 
 WIDTH, HEIGHT = 480, 120  # SVG user units
 GAP = 2  # between bars
-DOT_MARGIN = 6  # keeps the slowest bucket's dot inside the frame
 
 
-def _rate(succeeded: int, failed: int) -> float | None:
-    finished = succeeded + failed
-    return succeeded / finished if finished else None
+def _rate(succeeded: int, attempts: int) -> float | None:
+    return succeeded / attempts if attempts else None
 
 
 def health_chart(series: list[dict[str, Any]], label_format: str) -> dict[str, Any]:
-    """Return bars (success rate, height), latency dots and the window's totals for series.
+    """Return stacked bars (succeeded below, failed above) and the window's totals for series.
 
-    A bar's height is the share of finished deliveries that succeeded; an empty bucket draws no
-    bar. Latency dots are scaled to the window's slowest bucket. label_format is a strftime
-    pattern for each bucket's label ("%H:00", "%a %d").
+    A bar's height is its bucket's number of attempts, scaled to the busiest bucket; an empty
+    bucket draws no bar. label_format is a strftime pattern for each bucket's label
+    ("%H:00", "%a %d").
     """
     slot = WIDTH / len(series)
-    slowest = max((b["mean_ms"] or 0 for b in series), default=0) or 1
+    busiest = max((b["attempts"] for b in series), default=0) or 1
     bars = []
     for index, bucket in enumerate(series):
-        rate = _rate(bucket["succeeded"], bucket["failed"])
-        height = round(HEIGHT * rate) if rate is not None else 0
-        mean_ms = round(bucket["mean_ms"]) if bucket["mean_ms"] is not None else None
+        succeeded, failed = bucket["succeeded"], bucket["failed"]
+        ok_height = round(HEIGHT * succeeded / busiest)
+        bad_height = round(HEIGHT * (succeeded + failed) / busiest) - ok_height
+        rate = _rate(succeeded, bucket["attempts"])
         bars.append(
             {
                 "label": bucket["start"].strftime(label_format),
                 "x": round(index * slot + GAP / 2, 1),
                 "width": round(slot - GAP, 1),
-                "y": HEIGHT - height,
-                "height": height,
+                "ok_y": HEIGHT - ok_height,
+                "ok_height": ok_height,
+                "bad_y": HEIGHT - ok_height - bad_height,
+                "bad_height": bad_height,
+                "succeeded": succeeded,
+                "failed": failed,
+                "attempts": bucket["attempts"],
                 "rate": None if rate is None else round(100 * rate),
-                "failing": rate is not None and rate < 1,
-                "succeeded": bucket["succeeded"],
-                "failed": bucket["failed"],
-                "mean_ms": mean_ms,
-                "dot_x": round(index * slot + slot / 2, 1),
-                "dot_y": None
-                if mean_ms is None
-                else round(HEIGHT - DOT_MARGIN - (HEIGHT - 2 * DOT_MARGIN) * mean_ms / slowest),
+                "mean_ms": round(bucket["mean_ms"]) if bucket["mean_ms"] is not None else None,
             }
         )
     succeeded = sum(b["succeeded"] for b in series)
     failed = sum(b["failed"] for b in series)
     attempts = sum(b["attempts"] for b in series)
     total_ms = sum((b["mean_ms"] or 0) * b["attempts"] for b in series)
-    rate = _rate(succeeded, failed)
+    rate = _rate(succeeded, attempts)
     return {
         "width": WIDTH,
         "height": HEIGHT,
         "bars": bars,
+        # under the chart: the first, middle and last buckets' labels
+        "ticks": [bars[0]["label"], bars[len(bars) // 2]["label"], bars[-1]["label"]],
         "succeeded": succeeded,
         "failed": failed,
+        "attempts": attempts,
+        "busiest": busiest if attempts else 0,
         "rate": None if rate is None else round(100 * rate, 1),
         "mean_ms": round(total_ms / attempts) if attempts else None,
-        "slowest_ms": round(slowest) if attempts else None,
     }

@@ -4,8 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from webhooks import wire
-from webhooks.events import EVENT_TYPES, WILDCARD
-from webhooks.models import MAX_IN_FLIGHT_LIMIT, Delivery, Webhook
+from webhooks.events import EVENT_TYPES, WILDCARD, subscribable_types
+from webhooks.models import MAX_IN_FLIGHT_LIMIT, Webhook
 from webhooks.serializers.webhooks import WebhookSerializer
 
 # The API field an error names -> the form field that shows it (None: above the form).
@@ -17,6 +17,18 @@ ERROR_FIELDS = {
     "headers": "headers",
     "max_in_flight": "max_in_flight",
 }
+
+
+def subscription_choices() -> list[tuple[str, str]]:
+    """Return the event types a webhook form offers: those a project's webhook can be sent.
+
+    The API's list (events.subscribable_types: no operator event), without the ones nobody
+    emits: webhook.test reaches a webhook when asked for, whatever it subscribes to.
+    """
+    offered = [EVENT_TYPES[name] for name in subscribable_types() if EVENT_TYPES[name].emittable]
+    return [(WILDCARD, "All event types, present and future")] + [
+        (t.name, f"{t.name}: {t.description}") for t in offered
+    ]
 
 
 def _split(text: str) -> list[str]:
@@ -37,8 +49,9 @@ class WebhookForm(forms.Form):
     )
     event_types = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
-        choices=[(WILDCARD, "All event types, present and future")]
-        + [(name, f"{name}: {t.description}") for name, t in EVENT_TYPES.items()],
+        choices=subscription_choices,
+        help_text="Test pings reach the webhook whatever it subscribes to; operator events "
+        "go only to the service's operator (see Event types).",
         initial=["config.deployed"],
     )
     applications = forms.CharField(
@@ -120,20 +133,6 @@ class WebhookForm(forms.Form):
                 target = ERROR_FIELDS.get(field)
                 self.add_error(target, message if target else f"{field}: {message}")
         return data
-
-
-class DeliveryFilterForm(forms.Form):
-    """The delivery list's query: status, event type, and the page cursor."""
-
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *Delivery.Status.choices]
-    )
-    event_type = forms.ChoiceField(
-        required=False,
-        label="Event type",
-        choices=[("", "Any type")] + [(name, name) for name in EVENT_TYPES],
-    )
-    before = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 class RecoverForm(forms.Form):

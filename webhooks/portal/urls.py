@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webhooks.portal.views import deliveries, secrets, session, webhooks
+from webhooks.portal.views import deliveries, events, secrets, session, webhooks
 
 app_name = "portal"
 WEBHOOK = "webhooks/<uuid:webhook_id>"
@@ -13,6 +13,7 @@ urlpatterns = [
     path("open", session.open_portal, name="open"),
     path("sign-out", session.sign_out, name="sign-out"),
     path("event-types", session.event_types, name="event-types"),
+    path("events", events.event_list, name="events"),
     path("webhooks/new", webhooks.webhook_create, name="webhook-create"),
     path(WEBHOOK, webhooks.webhook_detail, name="webhook"),
     path(f"{WEBHOOK}/edit", webhooks.webhook_edit, name="webhook-edit"),

@@ -73,28 +73,25 @@ def health_series(
 ) -> list[dict[str, Any]]:
     """Return the health chart's buckets of window ("last_24h" by hour, "last_7d" by day).
 
-    Oldest first, each with its start, the deliveries created in it that succeeded and that
-    failed, and the attempts started in it with their mean duration in ms (None without any).
+    Oldest first, each with its start and the attempts started in it: how many got a 2xx
+    (succeeded), how many did not (failed: an error status, a timeout, no connection), and
+    their mean duration in ms (None without any). Attempts, not finished deliveries: a
+    delivery retrying on 500 shows its failures at once.
     """
     trunc, step, count = HEALTH_BUCKETS[window]
     now = now or timezone.now()
     last = _truncate(now, step)
     start = last - step * (count - 1)
-    outcomes = (
-        Delivery.objects.filter(webhook=webhook, created_at__gte=start)
-        .annotate(bucket=trunc("created_at"))
-        .values("bucket")
-        .annotate(
-            succeeded=Count("id", filter=Q(status=Delivery.Status.SUCCEEDED)),
-            failed=Count("id", filter=Q(status=Delivery.Status.FAILED)),
-        )
-        .order_by()
-    )
-    latency = (
+    answered = Q(response_status__gte=200, response_status__lt=300)
+    rows = (
         DeliveryAttempt.objects.filter(delivery__webhook=webhook, started_at__gte=start)
         .annotate(bucket=trunc("started_at"))
         .values("bucket")
-        .annotate(attempts=Count("id"), mean_ms=Avg("duration_ms"))
+        .annotate(
+            attempts=Count("id"),
+            succeeded=Count("id", filter=answered),
+            mean_ms=Avg("duration_ms"),
+        )
         .order_by()
     )
     buckets = {
@@ -107,10 +104,10 @@ def health_series(
         }
         for i in range(count)
     }
-    for row in [*outcomes, *latency]:
+    for row in rows:
         bucket = buckets.get(row.pop("bucket"))
         if bucket is not None:
-            bucket.update(row)
+            bucket.update(row, failed=row["attempts"] - row["succeeded"])
     return list(buckets.values())
 
 

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from webhooks import wire
 from webhooks.models import Delivery
 from webhooks.portal.access import page, portal_page
-from webhooks.portal.forms import DeliveryFilterForm, RecoverForm
+from webhooks.portal.filters import DeliveryFilterForm, next_query, page_of
+from webhooks.portal.forms import RecoverForm
 from webhooks.portal.views.webhooks import detail_page, project_webhook, with_notice
 from webhooks.services.history import deliveries_of
 from webhooks.services.redelivery import (
@@ -32,28 +33,18 @@ def _is_htmx(request: HttpRequest) -> bool:
 @require_GET
 @portal_page()
 def delivery_list(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
-    """List the webhook's deliveries, newest first, by status and event type, a page at a time."""
+    """List the webhook's deliveries, newest first: by id, status, type and day, a page at once."""
     webhook = project_webhook(request, webhook_id)
     filters = DeliveryFilterForm(request.GET)
     rows, more = [], False
     if filters.is_valid():
-        chosen = filters.cleaned_data
-        found = deliveries_of(
-            webhook,
-            statuses=[chosen["status"]] if chosen["status"] else None,
-            event_type=chosen["event_type"] or None,
-        ).order_by("-id")
-        if chosen["before"]:
-            found = found.filter(id__lt=chosen["before"])
-        rows = list(found[: PAGE_SIZE + 1])
-        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-    query = request.GET.copy()
-    query.pop("before", None)
+        found = filters.apply(deliveries_of(webhook).defer("event__body"))  # rows show no body
+        rows, more = page_of(found, filters.cleaned_data["before"], PAGE_SIZE)
     context = {
         "webhook": webhook,
         "filters": filters,
         "deliveries": rows,
-        "next_query": f"{query.urlencode()}&before={rows[-1].id}" if more else "",
+        "next_query": next_query(request, rows, more),
     }
     template = "portal/_delivery_rows.html" if _is_htmx(request) else "portal/delivery_list.html"
     return page(request, template, context, status=400 if filters.errors else 200)

@@ -45,12 +45,26 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _entry(event_type: events.EventType) -> dict:
+    return {
+        "type": event_type,
+        "schema": json.dumps(event_type.schema, indent=2),
+        "example": json.dumps(events.example_envelope(event_type.name), indent=2),
+    }
+
+
 @require_GET
 @portal_page()
 def event_types(request: HttpRequest) -> HttpResponse:
-    """List every event type with its description and an example payload."""
-    catalogue = [
-        {"type": t, "example": json.dumps(events.example_envelope(t.name), indent=2)}
-        for t in events.EVENT_TYPES.values()
-    ]
-    return page(request, "portal/event_types.html", {"catalogue": catalogue})
+    """List the event types in three groups, each with its description, schema and example.
+
+    The ones a webhook can subscribe to, the test ping, and the operator's events (which no
+    project's webhook receives).
+    """
+    catalogue = events.EVENT_TYPES.values()
+    groups = {
+        "subscribable": [_entry(t) for t in catalogue if t.emittable and not t.operator_only],
+        "test": [_entry(t) for t in catalogue if not t.emittable and not t.operator_only],
+        "operator": [_entry(t) for t in catalogue if t.operator_only],
+    }
+    return page(request, "portal/event_types.html", groups)

@@ -13,10 +13,11 @@ from webhooks.portal.access import page, portal_page
 from webhooks.portal.charts import health_chart
 from webhooks.portal.forms import RecoverForm, WebhookForm
 from webhooks.services import webhooks as service
-from webhooks.services.history import health_series, webhook_stats
+from webhooks.services.history import deliveries_of, health_series, webhook_stats
 from webhooks.services.testing import PingOutcome
 
 CHARTS = [("last_24h", "Last 24 hours, per hour", "%H:00"), ("last_7d", "Last 7 days", "%a %d")]
+RECENT_DELIVERIES = 10  # on the webhook's page
 
 
 def project_webhook(request: HttpRequest, webhook_id: uuid.UUID) -> Webhook:
@@ -77,13 +78,21 @@ def detail_page(
     recovered: int | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """Render the webhook's page: settings, health, actions, and a ping or recover result."""
+    """Render the webhook's page: settings, health, recent deliveries, actions, and a ping or
+    recover result."""
     charts = [
-        {"title": title, **health_chart(health_series(webhook, window), label_format)}
+        {
+            "window": window,
+            "title": title,
+            **health_chart(health_series(webhook, window), label_format),
+        }
         for window, title, label_format in CHARTS
     ]
     context = {
         "webhook": webhook,
+        "deliveries": list(
+            deliveries_of(webhook).defer("event__body").order_by("-id")[:RECENT_DELIVERIES]
+        ),
         "stats": webhook_stats(webhook),
         "charts": charts,
         "ping": ping,
