@@ -136,6 +136,24 @@ def reader(base: str, api_key: str, project_id: uuid.UUID, webhook_id: uuid.UUID
     )
 
 
+def most_at_once(attempts) -> int:
+    """Return the most attempts in flight at one time, from their recorded start and duration.
+
+    The sender's own record, not the endpoint's count: a hung endpoint notices a closed
+    connection only when its thread next runs, which on a loaded machine can be after the
+    next ping has arrived.
+    """
+    edges = []
+    for attempt in attempts:
+        start = attempt.started_at.timestamp()
+        edges += [(start, 1), (start + attempt.duration_ms / 1000, -1)]
+    held = most = 0
+    for _, step in sorted(edges):  # an end sorts before a start at the same instant
+        held += step
+        most = max(most, held)
+    return most
+
+
 def run(
     others: list, pingers: list, seconds: float, ping_pace: float, other_pace: float
 ) -> list[Answer]:

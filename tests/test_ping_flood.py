@@ -28,6 +28,7 @@ DEADLINE_SECONDS = 2.0  # DELIVERY_TIMEOUT_SECONDS in tests.settings
 SHARE = 2 * 4 // 2  # the Procfile's 2 gunicorn workers, half of each one's 4 threads
 FLOOD_SECONDS = 6.0
 QUICK_SECONDS = 1.0  # every emit, read and refused ping answers within this
+DATABASE_WORK_SECONDS = 2.0  # a ping's inserts and record, on a machine shared by many
 
 
 @pytest.fixture
@@ -95,7 +96,6 @@ def test_a_flood_of_test_pings_to_hung_endpoints_leaves_emits_and_reads_under_a_
             flood.admin_ping(topology, [hooks[4].id, hooks[5].id]),
         ]
         answers = flood.run(others, pingers, FLOOD_SECONDS, ping_pace=1.0, other_pace=0.1)
-        most_held = hung.max_in_flight
     finally:
         hung.stop()
     by = {kind: [a for a in answers if a.actor == kind] for kind in flood.ACTORS}
@@ -105,8 +105,6 @@ def test_a_flood_of_test_pings_to_hung_endpoints_leaves_emits_and_reads_under_a_
         assert by[kind] and {a.status for a in by[kind]} == {expected}, kind
         slowest = max(a.seconds for a in by[kind])
         assert slowest < QUICK_SECONDS, f"{kind}: slowest {slowest:.3f} s of {len(by[kind])}"
-    # the endpoint never held more pings than the web tier's share (2 per process)
-    assert 1 <= most_held <= SHARE
     # pings beyond it were refused at once, with Retry-After and a message that says why
     assert {a.status for a in by["api"]} == {200, 429}
     refused = [a for a in by["api"] + by["portal"] if a.status == 429]
@@ -114,11 +112,13 @@ def test_a_flood_of_test_pings_to_hung_endpoints_leaves_emits_and_reads_under_a_
     assert all(a.retry_after and int(a.retry_after) >= 1 for a in refused)
     assert max(a.seconds for a in refused) < QUICK_SECONDS
     assert all("Not sent" in a.text for a in refused if a.actor == "portal")
-    # a ping that ran held its thread no longer than its deadline (and a margin); the admin
-    # action, pinging one webhook after the other, stops once one deadline is used
+    # a ping that ran held its thread for its deadline plus its database work (which a loaded
+    # machine slows); the admin action, pinging one webhook after the other, stops once one
+    # deadline is used
     ran = [a for a in by["api"] + by["portal"] if a.status == 200]
-    assert ran and max(a.seconds for a in ran) < DEADLINE_SECONDS + QUICK_SECONDS
-    assert by["admin"] and max(a.seconds for a in by["admin"]) < 2 * DEADLINE_SECONDS + 1
+    assert ran and max(a.seconds for a in ran) < DEADLINE_SECONDS + DATABASE_WORK_SECONDS
+    slowest_action = max(a.seconds for a in by["admin"])
+    assert slowest_action < 2 * DEADLINE_SECONDS + DATABASE_WORK_SECONDS
     # every ping that ran is recorded: one test delivery with one timed-out attempt each
     admin_sent = sum(_sent(a.text) for a in by["admin"])
     tests = Delivery.objects.filter(webhook__in=hooks, trigger=Delivery.Trigger.TEST)
@@ -126,6 +126,10 @@ def test_a_flood_of_test_pings_to_hung_endpoints_leaves_emits_and_reads_under_a_
     attempts = DeliveryAttempt.objects.filter(delivery__in=tests)
     assert attempts.count() == tests.count()
     assert set(attempts.values_list("error_kind", flat=True)) == {"timeout"}
+    # each sent for no longer than the deadline
+    assert max(attempts.values_list("duration_ms", flat=True)) <= DEADLINE_SECONDS * 1000 + 250
+    # and never were more pings in flight than the web tier's share (2 per process)
+    assert 1 <= flood.most_at_once(attempts) <= SHARE
     # and the other project's deploys were delivered meanwhile
     receiver.wait_for(len(by["emit"]), timeout=30)
 
