@@ -203,8 +203,8 @@ class WebhookAdmin(admin.ModelAdmin):
         for number, webhook in enumerate(webhooks):
             if sent and time.monotonic() >= stop_at:
                 text = (
-                    f"{len(webhooks) - number} not tested: the endpoints before them took "
-                    f"{budget:g} s; test those again."
+                    f"{len(webhooks) - number} not tested: the endpoints before them used "
+                    f"the action's {budget:g} s; test those again."
                 )
                 self.message_user(request, text, messages.WARNING)
                 break
