@@ -62,10 +62,15 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_LINK_SECONDS": 15 * 60,
     "PORTAL_SESSION_HOURS": 8,
     "PORTAL_FRAME_ANCESTORS": [],
-    # Test pings per webhook (API and admin): this many per second on average, in bursts of up to
-    # TEST_PING_BURST; more answer 429 with Retry-After.
+    # Test pings per webhook (API, admin and portal): this many per second on average, in bursts
+    # of up to TEST_PING_BURST; more answer 429 with Retry-After.
     "TEST_PING_RATE_PER_SECOND": 1.0,
     "TEST_PING_BURST": 5,
+    # Test pings wait for their endpoint in a web thread: each web process sends at most this
+    # ratio of its request threads' worth at once (at least one); more answer 429 at once.
+    # WEB_THREADS_PER_PROCESS None = the count gunicorn reports (its --threads), else 4.
+    "TEST_PING_WEB_THREADS_RATIO": 0.5,
+    "WEB_THREADS_PER_PROCESS": None,
     # Operator events (webhook.disabled, webhook.failing, delivery.exhausted) about the service
     # itself: sent when both the URL and the secret (whsec_...) are set, as deliveries of the
     # reserved project OPERATOR_PROJECT_ID, whose one webhook is kept in step with these.

@@ -14,6 +14,9 @@ os.environ.setdefault("DEBUG", "false")  # DEBUG would keep every query in memor
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
 os.environ.setdefault("WEBHOOKS_AUTH_KEY", "bench-service-key")
 os.environ.setdefault("WEBHOOKS_ENCRYPTION_KEYS", "bench-encryption-key-1")
+# The test-ping flood logs in to the admin and the portal over plain HTTP on loopback.
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 
 from webhooks_project.settings import *  # noqa: F403
 from webhooks_project.settings import WEBHOOKS

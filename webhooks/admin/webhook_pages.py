@@ -3,7 +3,6 @@
 The same services as the API's POST .../test, PATCH {"is_active"} and POST .../recover.
 """
 
-import math
 from datetime import timedelta
 
 from django import forms
@@ -18,7 +17,7 @@ from django.utils import timezone
 from webhooks import wire
 from webhooks.services import testing
 from webhooks.services import webhooks as webhook_service
-from webhooks.services.ping_throttle import take_test_ping
+from webhooks.services.ping_throttle import PingRefused
 from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 
 
@@ -82,12 +81,12 @@ class WebhookButtons:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         webhook = self._writable(request, object_id)
-        wait = take_test_ping(webhook)
-        if wait:
-            text = f"{webhook.name}: too many tests; try again in {math.ceil(wait)} s."
-            self.message_user(request, text, messages.WARNING)
+        try:
+            outcome = testing.send_test(webhook)
+        except PingRefused as refused:
+            self.message_user(request, f"{webhook.name}: {refused.message}", messages.WARNING)
         else:
-            self.message_user(request, *ping_message(webhook, testing.send_test(webhook)))
+            self.message_user(request, *ping_message(webhook, outcome))
         return redirect("admin:webhooks_webhook_change", webhook.pk)
 
     def active_view(self, request, object_id):

@@ -1,7 +1,7 @@
 """System checks, each with a stable id and a hint: importing this package registers them.
 
 settings (E001-E010), retention (E040-E041), keys (E050/W050, database), observability
-(E060-E064), portal (E070-E072), deploy (W001-W003).
+(E060-E064), portal (E070-E072), pings (E080-E081), deploy (W001-W003).
 """
 
 from webhooks.checks.deploy import check_webhooks_deploy

@@ -1,9 +1,10 @@
-"""The WEBHOOKS settings the service can't run with: E001-E010 (E040s, E070s in their modules)."""
+"""The WEBHOOKS settings the service can't run with: E001-E010 (E040s, E070s, E080s elsewhere)."""
 
 from django.conf import settings
 from django.core.checks import Tags, register
 
 from webhooks.checks.common import _error, _is_number
+from webhooks.checks.pings import _check_test_pings
 from webhooks.checks.portal import _check_portal
 from webhooks.checks.retention import _check_cleanup
 from webhooks.conf import DEFAULTS, app_settings
@@ -91,6 +92,7 @@ def check_webhooks_settings(app_configs=None, **kwargs) -> list:
     errors += _check_lease()
     errors += _check_portal()
     errors += _check_cleanup()
+    errors += _check_test_pings()
     return errors
 
 

@@ -12,6 +12,7 @@ from webhooks.engine.lanes import deliver
 from webhooks.events import render_envelope
 from webhooks.ids import uuid7
 from webhooks.models import Delivery, DeliveryAttempt, Event, Webhook
+from webhooks.services.ping_throttle import ping_slot
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,15 @@ def send_test(webhook: Webhook) -> PingOutcome:
 
     It goes through the delivery engine, so signing, custom headers, the egress policy and the
     deadline are the real ones; a failed test is not retried. It takes no lane: the person who
-    asked waits for the answer (test pings are throttled per webhook instead).
+    asked waits for the answer, at most the delivery deadline. Raise PingRefused (nothing sent,
+    nothing recorded) when the webhook's bucket or this web process's share of test pings is
+    used up (services/ping_throttle.py): the API, the admin and the portal all come here.
     """
+    with ping_slot(webhook):
+        return _send(webhook)
+
+
+def _send(webhook: Webhook) -> PingOutcome:
     event_id = uuid7()
     with transaction.atomic():
         event = Event.objects.create(

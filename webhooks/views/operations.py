@@ -1,7 +1,6 @@
 """Webhook operations (test ping, recover, stats) and the operators' /api/admin/ endpoints."""
 
 import logging
-import math
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -18,13 +17,24 @@ from webhooks.serializers.deliveries import (
 )
 from webhooks.services.history import webhook_stats
 from webhooks.services.maintenance import parse_duration, retry_stuck
-from webhooks.services.ping_throttle import take_test_ping
+from webhooks.services.ping_throttle import PingRefused
 from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused, recover_failed
 from webhooks.services.retention import MAX_RETENTION_DAYS, cleanup
 from webhooks.services.testing import send_test
 from webhooks.views.deliveries import Conflict, WebhookScoped
 
 logger = logging.getLogger(__name__)
+
+
+class PingThrottled(exceptions.APIException):
+    """A test ping refused by its throttle: 429, the reason, and Retry-After in seconds."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "throttled"
+
+    def __init__(self, refused: PingRefused) -> None:
+        super().__init__(refused.message)
+        self.wait = refused.retry_after_seconds  # DRF's handler sends it as Retry-After
 
 
 class WebhookTestView(WebhookScoped, APIView):
@@ -38,11 +48,10 @@ class WebhookTestView(WebhookScoped, APIView):
     )
     def post(self, request, project_id, webhook_id):
         webhook = self.get_webhook()
-        wait = take_test_ping(webhook)
-        if wait:
-            # DRF answers 429 with Retry-After (whole seconds, rounded up).
-            raise exceptions.Throttled(wait=math.ceil(wait))
-        outcome = send_test(webhook)
+        try:
+            outcome = send_test(webhook)
+        except PingRefused as refused:
+            raise PingThrottled(refused) from refused
         return Response(PingOutcomeSerializer(outcome.as_dict()).data)
 
 

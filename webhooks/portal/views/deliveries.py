@@ -8,12 +8,13 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_POST
 
 from webhooks import wire
-from webhooks.models import Delivery
+from webhooks.models import Delivery, Webhook
 from webhooks.portal.access import page, portal_page
 from webhooks.portal.filters import DeliveryFilterForm, next_query, page_of
 from webhooks.portal.forms import RecoverForm
 from webhooks.portal.views.webhooks import detail_page, project_webhook, with_notice
 from webhooks.services.history import deliveries_of
+from webhooks.services.ping_throttle import PingRefused
 from webhooks.services.redelivery import (
     RecoverWindowInvalid,
     RedeliveryRefused,
@@ -113,12 +114,26 @@ def delivery_retry(
 @require_POST
 @portal_page(write=True)
 def webhook_test(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
-    """Send a signed webhook.test now and show what the endpoint answered."""
+    """Send a signed webhook.test now and show what the endpoint answered, or why not now."""
     webhook = project_webhook(request, webhook_id)
-    ping = send_test(webhook)
+    try:
+        ping = send_test(webhook)
+    except PingRefused as refused:
+        return _ping_refused(request, webhook, refused)
     if _is_htmx(request):
         return page(request, "portal/_ping.html", {"webhook": webhook, "ping": ping})
     return detail_page(request, webhook, ping=ping)
+
+
+def _ping_refused(request: HttpRequest, webhook: Webhook, refused: PingRefused) -> HttpResponse:
+    # htmx swaps only 2xx answers into the page: it gets the message with a 200.
+    if _is_htmx(request):
+        context = {"webhook": webhook, "ping_refused": refused.message}
+        response = page(request, "portal/_ping.html", context)
+    else:
+        response = detail_page(request, webhook, ping_refused=refused.message, status=429)
+    response["Retry-After"] = str(refused.retry_after_seconds)
+    return response
 
 
 @require_POST
