@@ -15,7 +15,7 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 from urllib3.util import Timeout
 
 from webhooks.conf import app_settings
-from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind
+from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind, storable
 from webhooks.transport import deadline
 from webhooks.transport.client import BlockedDestination, NameNotResolved, thread_client
 
@@ -69,14 +69,24 @@ def _exchange(
             error_kind=ErrorKind.CONNECTION,
             error_message=f"could not send the request: {_message(exc)}",
         )
-    with response:
-        text = _read_body(response)
-    return DeliveryOutcome(
-        status_code=response.status_code,
-        duration_ms=_elapsed_ms(started),
-        headers=_stored_headers(response.headers),
-        body=_storable(text),
-    )
+    try:
+        with response:
+            text = _read_body(response)
+        return DeliveryOutcome(
+            status_code=response.status_code,
+            duration_ms=_elapsed_ms(started),
+            headers=_stored_headers(response.headers),
+            body=storable(text),
+        )
+    except Exception as exc:
+        # Whatever the receiver's bytes do to the parsing above, they make an outcome: a bad
+        # answer is the endpoint's failure, recorded and retried like any other.
+        logger.warning("response from a webhook endpoint could not be read", exc_info=True)
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(started),
+            error_kind=ErrorKind.INVALID_RESPONSE,
+            error_message=f"the response could not be read: {_message(exc)}",
+        )
 
 
 def _stored_headers(headers) -> dict[str, str]:
@@ -85,7 +95,7 @@ def _stored_headers(headers) -> dict[str, str]:
     size, limit = 0, app_settings.RESPONSE_HEADERS_LIMIT_BYTES
     items = list(headers.items())
     for name, value in items[: app_settings.RESPONSE_HEADERS_LIMIT_COUNT]:
-        name, value = _storable(name.lower()), _storable(value)
+        name, value = storable(name.lower()), storable(value)
         size += len(name) + len(value)
         if size > limit:
             break
@@ -93,11 +103,6 @@ def _stored_headers(headers) -> dict[str, str]:
     if len(kept) < len(items):
         kept[TRUNCATED_HEADER] = f"{len(items) - len(kept)} of {len(items)} headers not stored"
     return kept
-
-
-def _storable(text: str) -> str:
-    # PostgreSQL text and jsonb can't hold NUL, and a receiver may answer with anything.
-    return text.replace("\x00", "\ufffd")
 
 
 def _read_body(response: requests.Response) -> str:
@@ -159,7 +164,8 @@ def _caused_by(exc: BaseException, types: tuple[type[BaseException], ...]) -> bo
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    # A status line or header quoted in the error is the receiver's bytes: NUL included.
+    text = storable(str(exc) or type(exc).__name__)
     return text[:MAX_ERROR_MESSAGE_CHARS]
 
 
