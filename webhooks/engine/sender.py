@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from http import HTTPStatus
 
-from webhooks import crypto, retry, transport, wire
+from webhooks import crypto, resolver, retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.engine import signals
 from webhooks.engine.store import Clock, Record, State
@@ -99,7 +99,11 @@ def _send(
         secrets=webhook.signing_secrets(now),
         custom=webhook.headers,
     )
-    outcome = transport.send(webhook.url, headers, event.body.encode())
+    token = resolver.owner.set(str(webhook.pk))  # its name lookups count against it
+    try:
+        outcome = transport.send(webhook.url, headers, event.body.encode())
+    finally:
+        resolver.owner.reset(token)
     return outcome, wire.redacted(headers)
 
 

@@ -37,7 +37,8 @@ def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
     connect = min(app_settings.CONNECT_TIMEOUT_SECONDS, total)
     with deadline.Deadline(total) as budget:
         outcome = _exchange(url, headers, body, budget, Timeout(connect=connect, read=total))
-    if budget.expired:
+    # A name lookup that did not finish says so (kind dns) rather than "no complete answer".
+    if budget.expired and outcome.error_kind != ErrorKind.DNS:
         return DeliveryOutcome(
             duration_ms=_elapsed_ms(budget.started),
             error_kind=ErrorKind.TIMEOUT,
