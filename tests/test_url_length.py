@@ -8,12 +8,13 @@ whole URL.
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.factories import DeliveryFactory, WebhookFactory
+from webhooks import wire
 from webhooks.engine import lanes
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-
-pytestmark = pytest.mark.django_db
 
 PROJECT = uuid.UUID("0190f3c2-0000-7000-8000-0000000000c1")
 LIMIT = 2048  # characters (egress.MAX_URL_LENGTH, the column of an attempt's request_url)
@@ -27,6 +28,17 @@ def _at_the_limit(base: str) -> str:
     return url + "b" * (LIMIT - len(url))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    query=st.text(st.sampled_from("a&=;%é…?#/"), max_size=LIMIT),
+    host=st.sampled_from(["h.example.com", "[::1]:8443", "x" * 63 + "." + "y" * 63 + ".com"]),
+)
+def test_a_redacted_url_never_outgrows_the_column(host, query):
+    url = f"https://{host}/p?{query}"[:LIMIT]
+
+    assert len(wire.redacted_url(url)) <= LIMIT
+
+
 @pytest.fixture
 def client(make_key_client):
     return make_key_client(PROJECT)
@@ -37,6 +49,7 @@ def _create(client, url: str):
     return client.post(f"/api/projects/{PROJECT}/webhooks", payload, format="json")
 
 
+@pytest.mark.django_db
 def test_a_url_at_the_length_limit_is_created_and_one_over_it_is_refused_naming_the_limit(
     client, receiver
 ):
@@ -52,6 +65,7 @@ def test_a_url_at_the_length_limit_is_created_and_one_over_it_is_refused_naming_
     assert "2048 characters" in str(refused.json())
 
 
+@pytest.mark.django_db
 def test_a_test_ping_to_a_url_at_the_length_limit_answers_and_is_recorded(client, receiver):
     url = _at_the_limit(receiver.url())
     webhook_id = _create(client, url).json()["id"]
@@ -68,6 +82,7 @@ def test_a_test_ping_to_a_url_at_the_length_limit_answers_and_is_recorded(client
     assert history.status_code == 200
 
 
+@pytest.mark.django_db
 def test_a_delivery_to_a_url_at_the_length_limit_is_recorded(receiver, woken):
     webhook = WebhookFactory(url=_at_the_limit(receiver.url()))
     delivery = DeliveryFactory(webhook=webhook)
