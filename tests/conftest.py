@@ -42,6 +42,16 @@ def _loopback_only():
     socket.socket.connect_ex = _real_connect_ex
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_names():
+    """Start each test with no cached name lookup: tests answer names as they like."""
+    from webhooks import resolver
+
+    resolver.forget()
+    yield
+    resolver.forget()
+
+
 @pytest.fixture
 def receiver():
     """A real HTTP server on 127.0.0.1 (random port) that records what it receives."""

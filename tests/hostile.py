@@ -1,9 +1,11 @@
-"""Hostile endpoints on 127.0.0.1: servers that drip, stall or never end their answer."""
+"""Hostile endpoints on 127.0.0.1: servers that drip, stall, never end their answer, or answer
+with raw bytes no HTTP library would send."""
 
 import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 DRIP_SECONDS = 0.2  # between two bytes of a dripping answer
 
@@ -46,8 +48,8 @@ MODES = {
 class HostileServer:
     """Accept connections and answer each request the way `mode` says; count the requests."""
 
-    def __init__(self, mode: str) -> None:
-        self.mode = MODES[mode]
+    def __init__(self, mode: str | Callable[[socket.socket], None]) -> None:
+        self.mode = MODES[mode] if isinstance(mode, str) else mode
         self.requests = 0
         self.in_flight = 0  # requests read whose connection the client has not closed yet
         self.max_in_flight = 0
@@ -103,3 +105,11 @@ class HostileServer:
                         self.in_flight -= 1
             except OSError:
                 pass  # the client gave up: what a deadline does
+
+
+class RawServer(HostileServer):
+    """Answer every request with the bytes in `answer`, whatever they are, then hang up."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda conn: conn.sendall(self.answer))
+        self.answer = OK + b"Content-Length: 0\r\n\r\n"

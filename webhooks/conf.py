@@ -9,6 +9,12 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT_SECONDS": 3.0,
     "DELIVERY_TIMEOUT_SECONDS": 10.0,
     "RESPONSE_BODY_LIMIT_BYTES": 16 * 1024,
+    # Name lookups (per process): how long an answer is kept (getaddrinfo does not tell the
+    # record's TTL), and how many lookups may be running for one webhook and in all. A host is
+    # looked up once at a time, on a thread of its own (docs/operations.md, "Name resolution").
+    "DNS_CACHE_SECONDS": 60.0,
+    "DNS_LOOKUPS_PER_WEBHOOK": 2,
+    "DNS_MAX_LOOKUPS_IN_FLIGHT": 256,
     # What an attempt keeps of the response's headers: at most this many, this many bytes in all.
     "RESPONSE_HEADERS_LIMIT_COUNT": 64,
     "RESPONSE_HEADERS_LIMIT_BYTES": 8 * 1024,

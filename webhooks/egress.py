@@ -5,6 +5,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+from webhooks import resolver
 from webhooks.conf import app_settings
 
 MAX_URL_LENGTH = 2048  # characters
@@ -75,8 +76,9 @@ def _ascii_hostname(host: str) -> str:
 
 def _resolve(host: str, port: int) -> list[str]:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        # Bounded: a name server that never answers must not hold a web thread.
+        infos = resolver.getaddrinfo(host, port, 0, app_settings.CONNECT_TIMEOUT_SECONDS)
+    except resolver.NameLookupFailed:
         # Not resolvable now (DNS not set up yet): accepted; the connect-time check applies.
         return []
     return [info[4][0] for info in infos]

@@ -37,6 +37,11 @@ class ErrorKind(StrEnum):
         return [(kind.value, kind.label) for kind in cls]
 
 
+def storable(text: str) -> str:
+    """Return text as PostgreSQL text and jsonb can hold it (no NUL): receivers send anything."""
+    return text.replace("\x00", "\ufffd")
+
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
     """What one HTTP attempt produced: a response, or an error kind and message."""

@@ -1,6 +1,7 @@
 """The retry policy: an attempt's outcome and number -> succeeded, retry at a time, or failed."""
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ FAILED = "failed"
 GONE_REASON = "endpoint answered 410 Gone"
 _RETRY_AFTER_STATUSES = (429, 503)
 _NO_RETRY_ERRORS = ("blocked_destination", "webhook_disabled")
+# RFC 9110 delay-seconds: ASCII digits only (str.isdigit takes "²" too, which float refuses).
+_DELAY_SECONDS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,19 @@ def jittered(seconds: float, ratio: float, rand: Callable[[], float] = random.ra
 
 
 def retry_after_seconds(value: str, now: datetime) -> float | None:
-    """Return the wait a Retry-After value asks for (delay-seconds or an HTTP date), or None."""
+    """Return the wait a Retry-After value asks for (delay-seconds or an HTTP date), or None.
+
+    Total: a receiver's bytes never make it raise. A value that is neither form (a negative
+    number, "1e5", non-ASCII digits, a date past year 9999) asks for nothing: None.
+    """
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)  # a huge one is inf, which the caller caps
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # email.utils raises OverflowError for a year like 99999999999999999999.
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())

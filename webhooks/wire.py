@@ -9,6 +9,8 @@ from webhooks import __version__, signing
 USER_AGENT = f"agenta-webhooks/{__version__}"
 REDACTED = "[redacted]"
 ELLIPSIS = "…"  # stands for the redacted parts of a URL
+# A redacted URL is at most this long: the column of DeliveryAttempt.request_url.
+MAX_REDACTED_URL_CHARS = 2048
 
 # Ours, or managed by the HTTP client, or hop-by-hop (they would break or smuggle the request):
 # a webhook's custom headers can't set them. Validation refuses them and sending skips them.
@@ -110,6 +112,10 @@ def redacted_url(url: str) -> str:
     names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     if names:
         shown += "?" + "&".join(f"{name}={ELLIPSIS}" for name in names)
+    if len(shown) > MAX_REDACTED_URL_CHARS:
+        # "?a&a&a..." grows by "=…" per name: cut it to fit the column that stores it.
+        cut = shown[: MAX_REDACTED_URL_CHARS - len(ELLIPSIS)]
+        shown = cut[: cut.rfind("&") + 1] + ELLIPSIS if "&" in cut else cut + ELLIPSIS
     return shown
 
 

@@ -8,6 +8,7 @@ its time slice is used up; then it gives the lane (and its thread) back and, wit
 wakes the webhook again. So whatever one endpoint does costs at most its own lanes' threads.
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -17,7 +18,7 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
-from webhooks.engine import health, sender, signals, wakeups
+from webhooks.engine import health, recording, sender, signals, wakeups
 from webhooks.engine.backend import get_store
 from webhooks.engine.store import Batch, Record, Store
 from webhooks.ids import uuid7
@@ -117,7 +118,7 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None) -> Deliver
 
 def _finish(store: Store, batch: Batch, webhook: Webhook | None, records: list[Record]) -> None:
     """Record the batch, apply what it says of the webhook's health, and announce it."""
-    applied = _record(store, records)
+    applied, records = recording.record_batch(functools.partial(_record, store), batch, records)
     changes = {}
     if webhook is not None:
         decisions = [r.health for r in records if r.health and r.delivery_id in applied]

@@ -8,12 +8,12 @@ import logging
 from datetime import datetime
 from http import HTTPStatus
 
-from webhooks import crypto, retry, transport, wire
+from webhooks import crypto, resolver, retry, transport, wire
 from webhooks.conf import app_settings
 from webhooks.engine import signals
 from webhooks.engine.store import Clock, Record, State
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
-from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind
+from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind, storable
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,29 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock:
         except Exception as exc:
             logger.exception("delivery %s: internal error during its attempt", delivery.pk)
             outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
-    return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+    try:
+        return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+    except Exception as exc:  # a bug in what follows an answer: the answer still is an attempt
+        logger.exception("delivery %s: its outcome could not be decided", delivery.pk)
+        outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
+        return _record(delivery, None, outcome, {}, started, clock.now())
+
+
+def unrecordable(delivery: Delivery, record: Record, reason: str, clock: Clock) -> Record:
+    """Return the internal_error attempt that stands for record, which the store refused."""
+    started, code = record.attempt.started_at, record.attempt.response_status
+    answer = f" (the endpoint answered HTTP {code})" if code is not None else ""
+    message = f"the attempt could not be recorded{answer}: {reason}"
+    return _record(
+        delivery, None, _internal_error(message, started, clock), {}, started, clock.now()
+    )
 
 
 def _internal_error(message: str, started: datetime, clock: Clock) -> DeliveryOutcome:
     return DeliveryOutcome(
         duration_ms=int((clock.now() - started).total_seconds() * 1000),
         error_kind=ErrorKind.INTERNAL_ERROR,
-        error_message=message[:MAX_ERROR_MESSAGE_CHARS],
+        error_message=storable(message)[:MAX_ERROR_MESSAGE_CHARS],
     )
 
 
@@ -84,7 +99,11 @@ def _send(
         secrets=webhook.signing_secrets(now),
         custom=webhook.headers,
     )
-    outcome = transport.send(webhook.url, headers, event.body.encode())
+    token = resolver.owner.set(str(webhook.pk))  # its name lookups count against it
+    try:
+        outcome = transport.send(webhook.url, headers, event.body.encode())
+    finally:
+        resolver.owner.reset(token)
     return outcome, wire.redacted(headers)
 
 

@@ -17,7 +17,7 @@ from urllib3.exceptions import NameResolutionError, ProtocolError
 from urllib3.util import Timeout
 
 from webhooks.conf import app_settings
-from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind
+from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind, storable
 from webhooks.transport import deadline
 from webhooks.transport.client import BlockedDestination, NameNotResolved, thread_client
 
@@ -39,7 +39,8 @@ def send(url: str, headers: dict[str, str], body: bytes) -> DeliveryOutcome:
     connect = min(app_settings.CONNECT_TIMEOUT_SECONDS, total)
     with deadline.Deadline(total) as budget:
         outcome = _exchange(url, headers, body, budget, Timeout(connect=connect, read=total))
-    if budget.expired:
+    # A name lookup that did not finish says so (kind dns) rather than "no complete answer".
+    if budget.expired and outcome.error_kind != ErrorKind.DNS:
         return DeliveryOutcome(
             duration_ms=_elapsed_ms(budget.started),
             error_kind=ErrorKind.TIMEOUT,
@@ -71,14 +72,24 @@ def _exchange(
             error_kind=ErrorKind.CONNECTION,
             error_message=f"could not send the request: {_message(exc)}",
         )
-    with response:
-        text = _read_body(response)
-    return DeliveryOutcome(
-        status_code=response.status_code,
-        duration_ms=_elapsed_ms(started),
-        headers=_stored_headers(response.headers),
-        body=_storable(text),
-    )
+    try:
+        with response:
+            text = _read_body(response)
+        return DeliveryOutcome(
+            status_code=response.status_code,
+            duration_ms=_elapsed_ms(started),
+            headers=_stored_headers(response.headers),
+            body=storable(text),
+        )
+    except Exception as exc:
+        # Whatever the receiver's bytes do to the parsing above, they make an outcome: a bad
+        # answer is the endpoint's failure, recorded and retried like any other.
+        logger.warning("response from a webhook endpoint could not be read", exc_info=True)
+        return DeliveryOutcome(
+            duration_ms=_elapsed_ms(started),
+            error_kind=ErrorKind.INVALID_RESPONSE,
+            error_message=f"the response could not be read: {_message(exc)}",
+        )
 
 
 def _stored_headers(headers) -> dict[str, str]:
@@ -87,7 +98,7 @@ def _stored_headers(headers) -> dict[str, str]:
     size, limit = 0, app_settings.RESPONSE_HEADERS_LIMIT_BYTES
     items = list(headers.items())
     for name, value in items[: app_settings.RESPONSE_HEADERS_LIMIT_COUNT]:
-        name, value = _storable(name.lower()), _storable(value)
+        name, value = storable(name.lower()), storable(value)
         size += len(name) + len(value)
         if size > limit:
             break
@@ -95,11 +106,6 @@ def _stored_headers(headers) -> dict[str, str]:
     if len(kept) < len(items):
         kept[TRUNCATED_HEADER] = f"{len(items) - len(kept)} of {len(items)} headers not stored"
     return kept
-
-
-def _storable(text: str) -> str:
-    # PostgreSQL text and jsonb can't hold NUL, and a receiver may answer with anything.
-    return text.replace("\x00", "\ufffd")
 
 
 def _read_body(response: requests.Response) -> str:
@@ -195,7 +201,8 @@ def _cause(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseEx
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    # A status line or header quoted in the error is the receiver's bytes: NUL included.
+    text = storable(str(exc) or type(exc).__name__)
     return text[:MAX_ERROR_MESSAGE_CHARS]
 
 

@@ -1,7 +1,8 @@
 """The outgoing HTTP client: one per thread, keep-alive, private addresses refused at connect.
 
 Every connection it makes is watched by the running attempt's deadline (transport/deadline.py):
-the name lookup is abandoned and the socket shut down when the attempt's time is up.
+the name lookup (webhooks/resolver.py: cached, one per host) is given up and the socket shut down
+when the attempt's time is up.
 """
 
 import functools
@@ -15,6 +16,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import allowed_gai_family
 
+from webhooks import resolver
 from webhooks.conf import app_settings
 from webhooks.egress import blocked_reason
 from webhooks.transport import deadline
@@ -47,18 +49,22 @@ def resolve_public(hostname: str, port: int) -> str:
 
 
 def _resolve(hostname: str, port: int) -> list[str]:
-    """Return hostname's addresses, looked up within the running attempt's deadline."""
+    """Return hostname's addresses, looked up (or cached) within the running attempt's deadline."""
     literal = hostname.strip("[]")
     try:
         return [str(ipaddress.ip_address(literal))]  # an address already: nothing to look up
     except ValueError:
         pass
+    running = deadline.current()
     try:
-        infos = deadline.within_deadline(
-            socket.getaddrinfo, hostname, port, allowed_gai_family(), socket.SOCK_STREAM
+        infos = resolver.getaddrinfo(
+            hostname, port, allowed_gai_family(), running.remaining() if running else None
         )
-    except (socket.gaierror, UnicodeError) as exc:
-        raise NameNotResolved(f"could not resolve {hostname}: {exc}") from exc
+    except resolver.NameLookupUnfinished as exc:
+        message = f"the name lookup of {hostname} did not finish within the deadline"
+        raise NameNotResolved(message) from exc
+    except resolver.NameLookupFailed as exc:
+        raise NameNotResolved(str(exc)) from exc
     return [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
 
 

@@ -3,11 +3,10 @@
 urllib3's timeouts bound each socket operation, not the whole exchange: an endpoint that drips
 its answer a byte at a time, or never ends its headers, keeps an attempt going for as long as it
 likes. Here one watchdog thread per process shuts down the sockets of every attempt whose
-deadline has passed, which wakes the blocked read or write at once; the DNS lookup runs on a
-small pool and is abandoned at the deadline.
+deadline has passed, which wakes the blocked read or write at once. The name lookup, which no
+shutdown can interrupt, is waited for until the deadline (webhooks/resolver.py).
 """
 
-import concurrent.futures
 import contextlib
 import contextvars
 import heapq
@@ -16,13 +15,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 _current: contextvars.ContextVar["Deadline | None"] = contextvars.ContextVar(
     "webhooks_deadline", default=None
 )
-_RESOLVER_THREADS = 4
 
 
 class DeadlineExceeded(TimeoutError):
@@ -123,34 +120,11 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
-_resolver = concurrent.futures.ThreadPoolExecutor(
-    max_workers=_RESOLVER_THREADS, thread_name_prefix="webhooks-dns"
-)
-
-
-def within_deadline(function: Callable[..., Any], *args: Any) -> Any:
-    """Return function(*args) run on the resolver pool, or raise DeadlineExceeded.
-
-    For calls that no socket shutdown can interrupt (getaddrinfo): the caller goes on at the
-    deadline and the lookup finishes in the background.
-    """
-    deadline = current()
-    if deadline is None:
-        return function(*args)
-    future = _resolver.submit(function, *args)
-    try:
-        return future.result(timeout=deadline.remaining())
-    except concurrent.futures.TimeoutError:
-        deadline.expire()
-        raise DeadlineExceeded("the name lookup did not finish within the deadline") from None
 
 
 def _reset_after_fork() -> None:
-    global _watchdog, _resolver
+    global _watchdog
     _watchdog = _Watchdog()
-    _resolver = concurrent.futures.ThreadPoolExecutor(
-        max_workers=_RESOLVER_THREADS, thread_name_prefix="webhooks-dns"
-    )
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
