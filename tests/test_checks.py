@@ -121,7 +121,8 @@ def test_a_queued_topology_without_the_multiprocess_directory_is_warned_about(
     assert [w.id for w in warnings] == ["webhooks.W060"]
     assert "PROMETHEUS_MULTIPROC_DIR" in warnings[0].hint
     # and the checks the web and worker processes run at startup include it
-    assert "webhooks.W060" in {m.id for m in run_checks(tags=["webhooks_metrics_topology"])}
+    startup = run_checks(tags=["webhooks_metrics_topology"], include_deployment_checks=True)
+    assert "webhooks.W060" in {m.id for m in startup}
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def run_startup_checks() -> None:
     """Log the encryption-key and metrics checks (gunicorn and taskiq skip system checks)."""
     try:
         tags = [ENCRYPTION_KEYS_TAG, METRICS_TOPOLOGY_TAG]
-        messages = run_checks(tags=tags, databases=["default"])
+        messages = run_checks(tags=tags, include_deployment_checks=True, databases=["default"])
     except Exception as exc:  # a diagnostic must never stop a process from starting
         logger.warning("could not check the stored secrets at startup: %s", exc)
         return

@@ -19,7 +19,9 @@ def aggregates_processes() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV)) or not getattr(settings, "REDIS_URL", "")
 
 
-@register(Tags.compatibility, METRICS_TOPOLOGY_TAG)
+# A deploy check (`check --deploy`), and run by gunicorn and the worker at startup: not by every
+# management command, which would repeat it in every cron job's output.
+@register(Tags.compatibility, METRICS_TOPOLOGY_TAG, deploy=True)
 def check_metrics_topology(app_configs=None, **kwargs) -> list:
     """Warn when deliveries run in worker processes whose counters /metrics can't see."""
     if aggregates_processes():

@@ -77,12 +77,14 @@ def _send(
         outcome = DeliveryOutcome(error_kind=ErrorKind.WEBHOOK_DISABLED, error_message=reason)
         return outcome, {}
     event = delivery.event
+    secrets, signing_keys = webhook.signing_material(now)
     headers = wire.request_headers(
         delivery_id=str(delivery.id),
         event_type=event.type,
         body=event.body,
-        secrets=webhook.signing_secrets(now),
+        secrets=secrets,
         custom=webhook.headers,
+        signing_keys=signing_keys,
     )
     outcome = transport.send(webhook.url, headers, event.body.encode())
     return outcome, wire.redacted(headers)
