@@ -44,7 +44,9 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock:
         except Exception as exc:
             logger.exception("delivery %s: internal error during its attempt", delivery.pk)
             outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
-    return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+    record = _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+    signals.attempt_finished.send(None, delivery=delivery, webhook=webhook, record=record)
+    return record
 
 
 def _internal_error(message: str, started: datetime, clock: Clock) -> DeliveryOutcome:
