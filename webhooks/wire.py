@@ -28,6 +28,9 @@ RESERVED_HEADERS = frozenset(
         "transfer-encoding",
         "upgrade",
         "expect",
+        # W3C trace context: set on each request while tracing is on (observability/tracing.py).
+        "traceparent",
+        "tracestate",
     }
 )
 # The signature headers (webhook-id, -timestamp, -signature) and ours (X-Agenta-Event, -Delivery).

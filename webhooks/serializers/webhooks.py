@@ -53,7 +53,8 @@ class FiltersField(serializers.JSONField):
         "type": "object",
         "additionalProperties": {"type": "string"},
         "description": "Custom request headers (at most 20). Authorization is allowed; "
-        "Content-Type, Content-Length, Host, User-Agent, webhook-* and X-Agenta-* are reserved. "
+        "Content-Type, Content-Length, Host, User-Agent, traceparent, tracestate, webhook-* and "
+        "X-Agenta-* are reserved. "
         "Values are encrypted at rest; credential-like ones (names containing auth, token, key, "
         f"secret, cookie, ...) are shown as {wire.REDACTED!r}, and sending that placeholder "
         "back keeps the stored value.",
