@@ -105,13 +105,18 @@ def _instrument(provider) -> None:
     from webhooks.wire import redacted_url
 
     # Receivers keep tokens in their URLs' paths and queries: spans show them redacted.
-    options: list[tuple[Any, dict]] = [
-        (DjangoInstrumentor(), {}),
-        (PsycopgInstrumentor(), {"enable_commenter": False, "skip_dep_check": True}),
-        (RequestsInstrumentor(), {}),
-        (URLLib3Instrumentor(), {"url_filter": redacted_url}),
+    options: list[tuple[str, Any, dict]] = [
+        ("django", DjangoInstrumentor(), {}),
+        ("psycopg", PsycopgInstrumentor(), {"enable_commenter": False, "skip_dep_check": True}),
+        ("requests", RequestsInstrumentor(), {}),
+        ("urllib3", URLLib3Instrumentor(), {"url_filter": redacted_url}),
     ]
-    for instrumentor, kwargs in options:
+    # The auto-instrumentation's variable: a comma-separated list of names to leave out.
+    disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    skipped = {name.strip() for name in disabled.split(",")}
+    for name, instrumentor, kwargs in options:
+        if name in skipped:
+            continue
         instrumentor.instrument(tracer_provider=provider, **kwargs)
         _instrumentors.append(instrumentor)
 
