@@ -39,7 +39,11 @@ class Webhook(models.Model):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # Which Standard Webhooks signatures deliveries carry: "v1" (HMAC, the secret above) and/or
     # "v1a" (ed25519, the signing key below, verified with its public key alone).
-    signature_schemes = models.JSONField(default=default_signature_schemes)
+    # db_default too: rows written by statements of their own (bulk loads, SQL tools) get it.
+    signature_schemes = models.JSONField(
+        default=default_signature_schemes,
+        db_default=models.Value([signing.HMAC_SCHEME], models.JSONField()),
+    )
     signing_key = EncryptedTextField(null=True, blank=True)  # whsk_...; made when v1a is chosen
     previous_signing_key = EncryptedTextField(null=True, blank=True)
     previous_signing_key_expires_at = models.DateTimeField(null=True, blank=True)
@@ -161,7 +165,9 @@ class Event(models.Model):
     environment = models.CharField(max_length=255, blank=True, default="")
     # The W3C trace context of the emit ({"traceparent": ..., "tracestate": ...}) when tracing
     # is on: every attempt's span is its child. Empty otherwise.
-    trace_context = models.JSONField(default=dict, blank=True)
+    trace_context = models.JSONField(
+        default=dict, db_default=models.Value({}, models.JSONField()), blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

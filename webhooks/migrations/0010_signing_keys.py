@@ -15,7 +15,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="event",
             name="trace_context",
-            field=models.JSONField(blank=True, default=dict),
+            field=models.JSONField(
+                blank=True, db_default=models.Value({}, models.JSONField()), default=dict
+            ),
         ),
         migrations.AddField(
             model_name="webhook",
@@ -30,7 +32,10 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="webhook",
             name="signature_schemes",
-            field=models.JSONField(default=webhooks.models.default_signature_schemes),
+            field=models.JSONField(
+                db_default=models.Value(["v1"], models.JSONField()),
+                default=webhooks.models.default_signature_schemes,
+            ),
         ),
         migrations.AddField(
             model_name="webhook",
