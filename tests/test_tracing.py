@@ -2,7 +2,11 @@
 to the receiver in its traceparent header; with no OTEL_* settings nothing is traced or sent.
 """
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,6 +25,7 @@ from webhooks.services.retention import cleanup
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent
 AGENTA_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 AGENTA_SPAN_ID = "00f067aa0ba902b7"
 AGENTA_TRACEPARENT = f"00-{AGENTA_TRACE_ID}-{AGENTA_SPAN_ID}-01"
@@ -156,3 +161,34 @@ def test_with_no_otel_settings_nothing_is_traced_stored_or_sent(receiver):
 )
 def test_tracing_is_on_only_when_otel_settings_say_where_to_send(environ, wanted):
     assert tracing.wanted(environ) is wanted
+
+
+_PROBE = """
+import sys, django
+django.setup()
+from webhooks.observability import tracing
+print("enabled", tracing.enabled(), "sdk loaded", "opentelemetry.sdk.trace" in sys.modules)
+with tracing.span("webhooks.probe"):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("environ", "enabled"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "console"}, True),
+        ({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, False),
+        ({}, False),
+    ],
+)
+def test_a_process_reads_the_otel_settings_at_startup(environ, enabled):
+    # given a new process started with these variables (and no other OTEL_* ones)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(environ, DJANGO_SETTINGS_MODULE="tests.settings", PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    # then it traces, into the console exporter, only when asked; off, the SDK isn't even loaded
+    assert f"enabled {enabled} sdk loaded {enabled}" in done.stdout
+    assert ('"name": "webhooks.probe"' in done.stdout) is enabled
