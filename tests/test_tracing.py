@@ -192,3 +192,14 @@ def test_a_process_reads_the_otel_settings_at_startup(environ, enabled):
     # then it traces, into the console exporter, only when asked; off, the SDK isn't even loaded
     assert f"enabled {enabled} sdk loaded {enabled}" in done.stdout
     assert ('"name": "webhooks.probe"' in done.stdout) is enabled
+
+
+def test_the_portal_link_the_probes_and_the_scrapes_are_not_traced(spans, client):
+    # the portal link carries its single-use token in the query string
+    client.get("/portal/open?token=a-single-use-token")
+    client.get("/healthz")
+    client.get("/readyz")
+    client.get("/api/event-types")
+    served = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert len(served) == 1  # the API call only
+    assert "a-single-use-token" not in str([s.attributes for s in spans.get_finished_spans()])

@@ -19,6 +19,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "agenta-webhooks"
+UNTRACED_PATHS = ("portal/open", "healthz", "readyz", "metrics")  # regexes, searched in the URL
 _OFF = nullcontext()
 _tracer = None  # an opentelemetry Tracer while tracing is on
 _instrumentors: list = []
@@ -104,9 +105,14 @@ def _instrument(provider) -> None:
 
     from webhooks.wire import redacted_url
 
-    # Receivers keep tokens in their URLs' paths and queries: spans show them redacted.
+    # Receivers keep tokens in their URLs' paths and queries: spans show them redacted. The
+    # portal link's single-use token is in its query: that request, the probes and the scrapes
+    # are never traced (OTEL_PYTHON_DJANGO_EXCLUDED_URLS adds to these).
+    excluded = ",".join(
+        [*UNTRACED_PATHS, os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "")]
+    ).strip(",")
     options: list[tuple[str, Any, dict]] = [
-        ("django", DjangoInstrumentor(), {}),
+        ("django", DjangoInstrumentor(), {"excluded_urls": excluded}),
         ("psycopg", PsycopgInstrumentor(), {"enable_commenter": False, "skip_dep_check": True}),
         ("requests", RequestsInstrumentor(), {}),
         ("urllib3", URLLib3Instrumentor(), {"url_filter": redacted_url}),
