@@ -4,6 +4,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks import signing
+from webhooks.serializers import RejectUnknownFieldsMixin
+from webhooks.services.webhooks import MAX_GRACE_PERIOD_SECONDS
 
 
 @extend_schema_field(
@@ -29,6 +31,15 @@ class SignatureSchemesField(serializers.JSONField):
                 f'Unknown scheme {unknown[0]!r}: choose from "v1" and "v1a".'
             )
         return [scheme for scheme in signing.SCHEMES if scheme in data]
+
+
+class RotateSigningKeySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    grace_period_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_GRACE_PERIOD_SECONDS,
+        help_text="How long the previous key keeps signing, and stays listed (default 86400).",
+    )
 
 
 class RotatedSigningKeySerializer(serializers.Serializer):

@@ -6,8 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webhooks import signing
-from webhooks.serializers.signing_keys import PublicKeysSerializer, RotatedSigningKeySerializer
-from webhooks.serializers.webhooks import RegenerateSecretSerializer
+from webhooks.serializers.signing_keys import (
+    PublicKeysSerializer,
+    RotatedSigningKeySerializer,
+    RotateSigningKeySerializer,
+)
 from webhooks.services import webhooks as service
 from webhooks.views.deliveries import WebhookScoped
 
@@ -34,12 +37,12 @@ class RotateSigningKeyView(WebhookScoped, APIView):
     @extend_schema(
         operation_id="webhooks_rotate_signing_key",
         summary="Rotate the ed25519 signing key",
-        request=RegenerateSecretSerializer,
+        request=RotateSigningKeySerializer,
         responses={200: RotatedSigningKeySerializer},
     )
     def post(self, request, project_id, webhook_id):
         webhook = self.get_webhook()
-        body = RegenerateSecretSerializer(data=request.data)
+        body = RotateSigningKeySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         webhook = service.rotate_signing_key(
             webhook, body.validated_data.get("grace_period_seconds")
