@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 
 from webhooks.models import ApiKey, Delivery, DeliveryAttempt, Event, Webhook
-from webhooks.signing import generate_secret
+from webhooks.signing import generate_secret, generate_signing_key
 
 
 class WebhookFactory(factory.django.DjangoModelFactory):
@@ -19,6 +19,11 @@ class WebhookFactory(factory.django.DjangoModelFactory):
     url = "https://hooks.example.com/agenta"
     event_types = factory.LazyFunction(lambda: ["config.deployed"])
     secret = factory.LazyFunction(generate_secret)
+    signature_schemes = factory.LazyFunction(lambda: ["v1"])
+    # Only a v1a webhook gets a key here (the API gives every new one a key).
+    signing_key = factory.LazyAttribute(
+        lambda o: generate_signing_key() if "v1a" in o.signature_schemes else None
+    )
 
 
 class EventFactory(factory.django.DjangoModelFactory):

@@ -28,6 +28,8 @@ FIELDS = {
     "headers",
     "is_active",
     "max_in_flight",
+    "signature_schemes",
+    "public_key",
     "secret_status",
     "undecryptable_fields",
     "disabled_reason",

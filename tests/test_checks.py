@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from webhooks.checks import (
+    check_metrics_topology,
     check_observability_settings,
     check_webhooks_deploy,
     check_webhooks_settings,
@@ -110,3 +111,31 @@ def test_operator_events_configured_in_full_pass(settings):
     }
     assert check_webhooks_settings() == []
     assert check_observability_settings() == []
+
+
+def test_a_queued_topology_without_the_multiprocess_directory_is_warned_about(
+    settings, monkeypatch
+):
+    # given deliveries in worker processes (REDIS_URL) and no PROMETHEUS_MULTIPROC_DIR
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    warnings = check_metrics_topology()
+    assert [w.id for w in warnings] == ["webhooks.W060"]
+    assert "PROMETHEUS_MULTIPROC_DIR" in warnings[0].hint
+    # and the checks the web and worker processes run at startup include it
+    startup = run_checks(tags=["webhooks_metrics_topology"], include_deployment_checks=True)
+    assert "webhooks.W060" in {m.id for m in startup}
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "directory"), [("redis://127.0.0.1:6379/0", "/tmp/metrics"), ("", None)]
+)
+def test_the_multiprocess_directory_or_the_embedded_mode_passes(
+    settings, monkeypatch, redis_url, directory
+):
+    settings.REDIS_URL = redis_url
+    if directory:
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", directory)
+    else:
+        monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert check_metrics_topology() == []

@@ -158,12 +158,15 @@ class Processes:
         return [line for line in (self.tmp / f"{name}.log").read_text().splitlines() if line]
 
 
-@pytest.fixture
-def processes(tmp_path, django_db_blocker):
+def _database_url(django_db_blocker) -> str:
     with django_db_blocker.unblock():
         db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    running = Processes(tmp_path, database_url)
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def processes(tmp_path, django_db_blocker):
+    running = Processes(tmp_path, _database_url(django_db_blocker))
     try:
         running.start_all()
         yield running
@@ -225,6 +228,7 @@ def test_metrics_add_up_over_processes_and_every_process_logs_json(processes, re
     assert time.time() - served[("webhooks_sweep_last_run_timestamp_seconds", ())] < 10
     assert served[("webhooks_stream_consumers_active", ())] == 2  # the two worker processes
     assert served[("webhooks_scrape_source_up", (("source", "redis"),))] == 1
+    assert served[("webhooks_metrics_multiprocess", ())] == 1
     pids = {path.stem.rsplit("_", 1)[1] for path in (processes.tmp / "metrics").glob("*.db")}
     assert len(pids) >= 3  # a web process, and both worker processes
     # the exporter of a worker-only machine serves the same counts on its own port
@@ -259,3 +263,25 @@ def test_metrics_add_up_over_processes_and_every_process_logs_json(processes, re
     assert failed[0]["project_id"] == str(hooks[1].project_id)
     access = [r for r in records if r["logger"] == "gunicorn.access"]
     assert any("/metrics" in r["message"] for r in access)
+
+
+def test_without_the_multiprocess_directory_the_web_tier_says_its_counts_miss_the_workers(
+    tmp_path, django_db_blocker
+):
+    # given the Procfile's gunicorn started without PROMETHEUS_MULTIPROC_DIR
+    running = Processes(tmp_path, _database_url(django_db_blocker))
+    del running.env["PROMETHEUS_MULTIPROC_DIR"]
+    try:
+        running.start(
+            "web",
+            *(str(BIN / "gunicorn"), "webhooks_project.wsgi", "--workers", "1"),
+            *("--bind", f"127.0.0.1:{running.web_port}"),
+        )
+        wait_for(lambda: running._get("/healthz") is not None, 60, "gunicorn to answer")
+        # then /metrics says it adds up no other process, and the start-up log says why
+        assert running.scrape()[("webhooks_metrics_multiprocess", ())] == 0
+        log = (tmp_path / "web.log").read_text()
+        assert "webhooks.W060" in log
+        assert "PROMETHEUS_MULTIPROC_DIR" in log
+    finally:
+        running.stop_all()

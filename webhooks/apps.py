@@ -15,7 +15,7 @@ class WebhooksConfig(AppConfig):
         from webhooks import checks, tasks  # noqa: F401  (register the checks and the tasks)
         from webhooks.broker import broker
         from webhooks.engine import embedded, signals, wakeups
-        from webhooks.observability import receivers
+        from webhooks.observability import receivers, tracing
         from webhooks.services import operator
 
         # What the engine announces: metrics and log context, then the operator's events.
@@ -25,6 +25,8 @@ class WebhooksConfig(AppConfig):
             operator.on_attempt_recorded, dispatch_uid="webhooks-operator-events"
         )
         signals.sweep_finished.connect(receivers.count_sweep, dispatch_uid="webhooks-sweep-metric")
+        if tracing.configure():  # OTEL_* asked for traces: else no receiver, no cost
+            connect_tracing()
         # A request's wake-ups wait until its response is out.
         request_started.connect(wakeups.defer_wakes, dispatch_uid="webhooks-defer-wakes")
         request_finished.connect(wakeups.send_deferred_wakes, dispatch_uid="webhooks-send-wakes")
@@ -32,3 +34,22 @@ class WebhooksConfig(AppConfig):
         # the first request, or with the in-process broker (an emit from a shell), never at import.
         request_started.connect(embedded.start_dispatcher, dispatch_uid="webhooks-embedded")
         broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, embedded.start_dispatcher)
+
+
+def connect_tracing(connect: bool = True) -> None:
+    """Wire the attempt and sweep spans to what the engine announces, or unwire them (tests)."""
+    from webhooks.engine import signals
+    from webhooks.observability import receivers
+
+    pairs = [
+        (signals.attempt_started, receivers.trace_attempt_started),
+        (signals.attempt_finished, receivers.trace_attempt_finished),
+        (signals.sweep_started, receivers.trace_sweep_started),
+        (signals.sweep_finished, receivers.trace_sweep_finished),
+    ]
+    for signal, receiver in pairs:
+        uid = f"webhooks-{receiver.__name__}"
+        if connect:
+            signal.connect(receiver, dispatch_uid=uid)
+        else:
+            signal.disconnect(dispatch_uid=uid)

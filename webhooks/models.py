@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from webhooks import crypto, wire
+from webhooks import crypto, signing, wire
 from webhooks.fields import EncryptedJSONField, EncryptedTextField, is_undecryptable
 from webhooks.ids import uuid7
 from webhooks.outcomes import ErrorKind
@@ -15,6 +15,10 @@ MAX_IN_FLIGHT_LIMIT = 32  # concurrent attempts one webhook may be given
 
 def default_event_types() -> list[str]:
     return list(DEFAULT_EVENT_TYPES)
+
+
+def default_signature_schemes() -> list[str]:
+    return [signing.HMAC_SCHEME]
 
 
 class Webhook(models.Model):
@@ -33,6 +37,16 @@ class Webhook(models.Model):
     secret = EncryptedTextField()
     previous_secret = EncryptedTextField(null=True, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which Standard Webhooks signatures deliveries carry: "v1" (HMAC, the secret above) and/or
+    # "v1a" (ed25519, the signing key below, verified with its public key alone).
+    # db_default too: rows written by statements of their own (bulk loads, SQL tools) get it.
+    signature_schemes = models.JSONField(
+        default=default_signature_schemes,
+        db_default=models.Value([signing.HMAC_SCHEME], models.JSONField()),
+    )
+    signing_key = EncryptedTextField(null=True, blank=True)  # whsk_...; made when v1a is chosen
+    previous_signing_key = EncryptedTextField(null=True, blank=True)
+    previous_signing_key_expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +102,52 @@ class Webhook(models.Model):
             return [self.secret, previous]
         return [self.secret]
 
+    def signing_material(self, now) -> tuple[list[str], list[str]]:
+        """Return (v1 secrets, v1a signing keys) that an attempt made now is signed with."""
+        secrets = self.signing_secrets(now)  # raises when the URL or headers can't be read
+        v1 = secrets if signing.HMAC_SCHEME in self.signature_schemes else []
+        return v1, self.signing_keys(now)
+
+    def signing_keys(self, now) -> list[str]:
+        """Return the ed25519 keys to sign with (v1a): current, plus the previous in its grace.
+
+        Raise crypto.DecryptionError when v1a is chosen and the key can't be decrypted.
+        """
+        if signing.ED25519_SCHEME not in self.signature_schemes or not self.signing_key:
+            return []
+        if is_undecryptable(self.signing_key):
+            raise crypto.DecryptionError(
+                f"webhook {self.pk}: no key in WEBHOOKS_ENCRYPTION_KEYS decrypts its signing key; "
+                "rotate it (POST .../rotate-signing-key)"
+            )
+        return [self.signing_key, *self.previous_signing_keys(now)]
+
+    def published_keys(self, now) -> list[dict]:
+        """Return the JWKs of the keys that verify v1a signatures now, current first."""
+        keys = []
+        if self.signing_key and not is_undecryptable(self.signing_key):
+            keys.append((self.signing_key, "current", None))
+        keys += [
+            (k, "previous", self.previous_signing_key_expires_at)
+            for k in self.previous_signing_keys(now)
+        ]
+        return [
+            {
+                **signing.public_jwk(key),
+                "public_key": signing.public_key(key),
+                "status": status,
+                "expires_at": until,
+            }
+            for key, status, until in keys
+        ]
+
+    def previous_signing_keys(self, now) -> list[str]:
+        """Return [the previous signing key] while its grace lasts and it decrypts, else []."""
+        previous, until = self.previous_signing_key, self.previous_signing_key_expires_at
+        if previous and until and until > now and not is_undecryptable(previous):
+            return [previous]
+        return []
+
 
 class Event(models.Model):
     """Something that happened in a project; body holds the exact bytes every delivery signs."""
@@ -103,6 +163,11 @@ class Event(models.Model):
     application_id = models.CharField(max_length=255, blank=True, default="")
     application_slug = models.CharField(max_length=255, blank=True, default="")
     environment = models.CharField(max_length=255, blank=True, default="")
+    # The W3C trace context of the emit ({"traceparent": ..., "tracestate": ...}) when tracing
+    # is on: every attempt's span is its child. Empty otherwise.
+    trace_context = models.JSONField(
+        default=dict, db_default=models.Value({}, models.JSONField()), blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

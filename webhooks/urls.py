@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webhooks.views import deliveries, events, operations, portal
+from webhooks.views import deliveries, events, operations, portal, signing_keys
 from webhooks.views.webhooks import WebhookViewSet
 
 WEBHOOK = "projects/<uuid:project_id>/webhooks/<uuid:webhook_id>"
@@ -53,6 +53,16 @@ urlpatterns += [
         f"{WEBHOOK}/deliveries/<uuid:delivery_id>/retry",
         deliveries.DeliveryRetryView.as_view(),
         name="delivery-retry",
+    ),
+    path(
+        f"{WEBHOOK}/signing-keys",
+        signing_keys.SigningKeysView.as_view(),
+        name="webhook-signing-keys",
+    ),
+    path(
+        f"{WEBHOOK}/rotate-signing-key",
+        signing_keys.RotateSigningKeyView.as_view(),
+        name="webhook-rotate-signing-key",
     ),
     path(f"{WEBHOOK}/test", operations.WebhookTestView.as_view(), name="webhook-test"),
     path(f"{WEBHOOK}/recover", operations.WebhookRecoverView.as_view(), name="webhook-recover"),

@@ -30,6 +30,9 @@ RESERVED_HEADERS = frozenset(
         "transfer-encoding",
         "upgrade",
         "expect",
+        # W3C trace context: set on each request while tracing is on (observability/tracing.py).
+        "traceparent",
+        "tracestate",
     }
 )
 # The signature headers (webhook-id, -timestamp, -signature) and ours (X-Agenta-Event, -Delivery).
@@ -56,12 +59,13 @@ def request_headers(
     secrets: Iterable[str],
     custom: Mapping[str, str] | None = None,
     timestamp: int | None = None,
+    signing_keys: Iterable[str] = (),
 ) -> dict[str, str]:
     """Return the signed headers of one attempt, custom headers last and never overriding."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        **signing.sign_headers(secrets, delivery_id, body, timestamp),
+        **signing.sign_headers(secrets, delivery_id, body, timestamp, signing_keys),
         "X-Agenta-Event": event_type,
         "X-Agenta-Delivery": delivery_id,
     }

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register, run_checks
 from django.db import DatabaseError, connection
 
+from webhooks.checks.metrics import METRICS_TOPOLOGY_TAG
+
 logger = logging.getLogger(__name__)
 
 ENCRYPTION_KEYS_TAG = "webhooks_encryption_keys"  # run_startup_checks runs these
@@ -45,9 +47,10 @@ def check_stored_secrets_decrypt(app_configs=None, databases=None, **kwargs) -> 
 
 
 def run_startup_checks() -> None:
-    """Log the database checks of the encryption keys (gunicorn and taskiq skip system checks)."""
+    """Log the encryption-key and metrics checks (gunicorn and taskiq skip system checks)."""
     try:
-        messages = run_checks(tags=[ENCRYPTION_KEYS_TAG], databases=["default"])
+        tags = [ENCRYPTION_KEYS_TAG, METRICS_TOPOLOGY_TAG]
+        messages = run_checks(tags=tags, include_deployment_checks=True, databases=["default"])
     except Exception as exc:  # a diagnostic must never stop a process from starting
         logger.warning("could not check the stored secrets at startup: %s", exc)
         return

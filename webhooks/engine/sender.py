@@ -45,11 +45,13 @@ def attempt(delivery: Delivery, webhook: Webhook | None, load_error: str, clock:
             logger.exception("delivery %s: internal error during its attempt", delivery.pk)
             outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
     try:
-        return _record(delivery, webhook, outcome, sent_headers, started, clock.now())
+        record = _record(delivery, webhook, outcome, sent_headers, started, clock.now())
     except Exception as exc:  # a bug in what follows an answer: the answer still is an attempt
         logger.exception("delivery %s: its outcome could not be decided", delivery.pk)
         outcome = _internal_error(f"{type(exc).__name__}: {exc}", started, clock)
-        return _record(delivery, None, outcome, {}, started, clock.now())
+        record = _record(delivery, None, outcome, {}, started, clock.now())
+    signals.attempt_finished.send(None, delivery=delivery, webhook=webhook, record=record)
+    return record
 
 
 def unrecordable(delivery: Delivery, record: Record, reason: str, clock: Clock) -> Record:
@@ -92,12 +94,14 @@ def _send(
         outcome = DeliveryOutcome(error_kind=ErrorKind.WEBHOOK_DISABLED, error_message=reason)
         return outcome, {}
     event = delivery.event
+    secrets, signing_keys = webhook.signing_material(now)
     headers = wire.request_headers(
         delivery_id=str(delivery.id),
         event_type=event.type,
         body=event.body,
-        secrets=webhook.signing_secrets(now),
+        secrets=secrets,
         custom=webhook.headers,
+        signing_keys=signing_keys,
     )
     token = resolver.owner.set(str(webhook.pk))  # its name lookups count against it
     try:

@@ -10,11 +10,18 @@ from django.dispatch import Signal
 # Arguments: delivery (with its event), webhook (None when it could not be loaded).
 attempt_started = Signal()
 
+# An attempt is over, its outcome known, before it is written (a lane writes its batch at once).
+# Arguments: delivery, webhook (or None), record (engine.store.Record: the attempt and state).
+attempt_finished = Signal()
+
 # An attempt's outcome and the delivery's new state were written (the statement committed).
 # Arguments: delivery, webhook (or None), attempt (its number set), status (the delivery's new
 # status), health (what was written to the webhook because of it: failing_since when it started
 # failing; is_active=False, disabled_reason and disabled_at when it was disabled; else {}).
 attempt_recorded = Signal()
+
+# A sweep begins. No arguments.
+sweep_started = Signal()
 
 # A sweep ran. Arguments: at (unix time), due (webhooks found with due work), woken.
 sweep_finished = Signal()

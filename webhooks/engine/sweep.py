@@ -59,6 +59,7 @@ def due_webhooks(limit: int) -> list:
 
 def dispatch_due(limit: int | None = None) -> int:
     """End expired leases, then wake up to limit webhooks with due work; return how many."""
+    signals.sweep_started.send(None)
     release_expired_leases()
     webhook_ids = due_webhooks(limit or app_settings.DISPATCH_BATCH_SIZE)
     woken = wakeups.wake(webhook_ids) if webhook_ids else 0

@@ -3,6 +3,7 @@
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 from webhooks.observability.gauges import ScrapeCollector
 
@@ -15,6 +16,19 @@ def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+class _ModeCollector:
+    """The webhooks_metrics_multiprocess gauge: whether /metrics sees other processes at all."""
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "webhooks_metrics_multiprocess",
+            "1 when /metrics adds up every process of the machine (PROMETHEUS_MULTIPROC_DIR); 0 "
+            "when it shows only the answering process's counters (alert on 0 with REDIS_URL set: "
+            "the workers' attempts are missing, system check webhooks.W060).",
+            value=1 if multiprocess_mode() else 0,
+        )
+
+
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode():
@@ -22,6 +36,7 @@ def _registry() -> CollectorRegistry:
         # processes, the scheduler) writes; a fresh collector per scrape reads them anew.
         multiprocess.MultiProcessCollector(registry)
     registry.register(ScrapeCollector())
+    registry.register(_ModeCollector())
     return registry
 
 

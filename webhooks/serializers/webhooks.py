@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from webhooks import validators, wire
+from webhooks import signing, validators, wire
 from webhooks.fields import is_undecryptable
 from webhooks.models import MAX_IN_FLIGHT_LIMIT, Webhook
 from webhooks.serializers import (
@@ -12,6 +12,7 @@ from webhooks.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
+from webhooks.serializers.signing_keys import SignatureSchemesField
 from webhooks.services.webhooks import EDITABLE_FIELDS, MAX_GRACE_PERIOD_SECONDS
 
 SECRET_HELP = "whsec_ + base64 of 32 random bytes: the Standard Webhooks signing key."
@@ -52,7 +53,8 @@ class FiltersField(serializers.JSONField):
         "type": "object",
         "additionalProperties": {"type": "string"},
         "description": "Custom request headers (at most 20). Authorization is allowed; "
-        "Content-Type, Content-Length, Host, User-Agent, webhook-* and X-Agenta-* are reserved. "
+        "Content-Type, Content-Length, Host, User-Agent, traceparent, tracestate, webhook-* and "
+        "X-Agenta-* are reserved. "
         "Values are encrypted at rest; credential-like ones (names containing auth, token, key, "
         f"secret, cookie, ...) are shown as {wire.REDACTED!r}, and sending that placeholder "
         "back keeps the stored value.",
@@ -104,6 +106,12 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         help_text="Attempts of this webhook in flight at once, at most (1-32); null: the "
         "service's default (4). Lower it for an endpoint that can't take several requests at once.",
     )
+    signature_schemes = SignatureSchemesField(required=False)
+    public_key = serializers.SerializerMethodField(
+        help_text="whpk_ + base64: the current ed25519 public key that verifies this webhook's "
+        "v1a signatures (published before v1a is chosen, so receivers can be ready); null for a "
+        "webhook made before v1a existed, until v1a is chosen."
+    )
     secret_status = serializers.ChoiceField(
         choices=["ok", "undecryptable"],
         read_only=True,
@@ -122,6 +130,7 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "id",
             "project_id",
             *EDITABLE_FIELDS,
+            "public_key",
             "secret_status",
             "undecryptable_fields",
             "disabled_reason",
@@ -137,6 +146,10 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_public_key(self, webhook: Webhook) -> str | None:
+        key = webhook.signing_key
+        return None if not key or is_undecryptable(key) else signing.public_key(key)
 
     def validate_url(self, value: str) -> str:
         return validators.clean_url(value)

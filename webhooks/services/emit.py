@@ -20,13 +20,14 @@ from webhooks.engine import wakeups
 from webhooks.engine.backend import get_store
 from webhooks.exceptions import IdempotencyKeyReused, PayloadTooLarge
 from webhooks.models import Event
-from webhooks.observability import metrics
+from webhooks.observability import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 
 
+@tracing.traced("webhooks.emit")
 def emit_webhook_event(
     project_id: uuid.UUID | str,
     event_type: str,
@@ -58,6 +59,7 @@ def emit_webhook_event(
         application_id=application_id,
         application_slug=application_slug,
         environment=environment,
+        trace_context=tracing.current_context(),  # every attempt's span is a child of this one
     )
     event.body = events.render_envelope(
         event.id, event_type, project_id, occurred_at or timezone.now(), data
@@ -75,7 +77,8 @@ def emit_webhook_event(
         # by itself (one statement on PostgreSQL: no BEGIN and COMMIT round trips). Inside a
         # caller's transaction it runs in a savepoint, so a duplicate key leaves that usable,
         # and the wake-up waits for the caller's commit.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with atomic, tracing.span("webhooks.store", **{"webhooks.deliveries": len(webhook_ids)}):
             delivery_ids = store.insert_event(event, webhook_ids, now)
             wakeups.wake_after_commit(webhook_ids)
     except IntegrityError:

@@ -15,13 +15,20 @@ from webhooks.models import Webhook
 
 logger = logging.getLogger(__name__)
 
-ENCRYPTED_FIELDS = ("url", "headers", "secret", "previous_secret")
+ENCRYPTED_FIELDS = (
+    "url",
+    "headers",
+    "secret",
+    "previous_secret",
+    "signing_key",
+    "previous_signing_key",
+)
 DEFAULT_BATCH_SIZE = 200  # webhooks per transaction
 
 
 @dataclass
 class RotationResult:
-    """What a rotation run did, field by field (a webhook has up to four encrypted values)."""
+    """What a rotation run did, field by field (a webhook has up to six encrypted values)."""
 
     webhooks: int = 0
     rotated: int = 0  # values re-encrypted under the newest key
@@ -47,7 +54,7 @@ def rotate_encryption_keys(
     after: uuid.UUID | None = None,
     progress: Callable[[RotationResult], None] | None = None,
 ) -> RotationResult:
-    """Re-encrypt every webhook's URL, headers and secrets under the first configured key.
+    """Re-encrypt every webhook's URL, headers, secrets and keys under the first configured key.
 
     Each batch commits on its own and values already under the newest key are skipped, so an
     interrupted run resumes where it stopped when run again (or from `after`, a webhook id).

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from webhooks.conf import app_settings
 from webhooks.models import Delivery, DeliveryAttempt, Event
+from webhooks.observability import tracing
 
 FINISHED = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)
 # Every other state is live (a future state too): kept and counted, never deleted.
@@ -81,6 +82,7 @@ BatchCallback = Callable[[CleanupResult, float], None]
 MAX_RETENTION_DAYS = 36_500  # a hundred years: past that the cutoff date can't be computed
 
 
+@tracing.traced("webhooks.cleanup")
 def cleanup(
     days: int,
     batch_size: int | None = None,

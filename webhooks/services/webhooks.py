@@ -1,4 +1,4 @@
-"""Create, change and delete webhooks and rotate their secrets: every write to a Webhook."""
+"""Create, change and delete webhooks, rotate their secrets and keys: every write to a Webhook."""
 
 import logging
 import uuid
@@ -12,7 +12,7 @@ from webhooks.conf import app_settings
 from webhooks.engine.backend import get_store
 from webhooks.fields import is_undecryptable
 from webhooks.models import Webhook, default_event_types
-from webhooks.signing import generate_secret
+from webhooks.signing import ED25519_SCHEME, generate_secret, generate_signing_key
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ EDITABLE_FIELDS = (
     "headers",
     "is_active",
     "max_in_flight",
+    "signature_schemes",
 )
 
 
@@ -50,8 +51,9 @@ def create_webhook(
     headers: dict | None = None,
     is_active: bool = True,
     max_in_flight: int | None = None,
+    signature_schemes: list[str] | None = None,
 ) -> Webhook:
-    """Create a webhook with a new secret, within the project's webhook limit."""
+    """Create a webhook with a new secret and signing key, within the project's webhook limit."""
     now = timezone.now()
     with transaction.atomic():
         # Serialise creations per project so two concurrent requests can't both pass the cap.
@@ -73,6 +75,8 @@ def create_webhook(
             filters=filters or {"applications": [], "environments": []},
             headers=headers or {},
             secret=generate_secret(),
+            signature_schemes=signature_schemes or ["v1"],
+            signing_key=generate_signing_key(),
             is_active=is_active,
             max_in_flight=max_in_flight,
             disabled_at=None if is_active else now,
@@ -94,6 +98,9 @@ def update_webhook(webhook: Webhook, **changes) -> Webhook:
         elif getattr(webhook, name) != value:
             setattr(webhook, name, value)
             fields.add(name)
+    if ED25519_SCHEME in webhook.signature_schemes and not webhook.signing_key:
+        webhook.signing_key = generate_signing_key()  # a webhook made before v1a existed
+        fields.add("signing_key")
     if fields:
         webhook.save(update_fields=[*sorted(fields), "updated_at"])
         logger.info("updated webhook %s: %s", webhook.id, ", ".join(sorted(fields)))
@@ -150,4 +157,36 @@ def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None)
             logger.warning("webhook %s: undecryptable custom headers cleared", webhook.id)
         locked.save(update_fields=fields)
     logger.info("regenerated the secret of webhook %s (grace %ss)", webhook.id, grace)
+    return locked
+
+
+def rotate_signing_key(webhook: Webhook, grace_period_seconds: int | None = None) -> Webhook:
+    """Give webhook a new ed25519 signing key; the old one keeps signing for the grace period.
+
+    Like a secret's rotation: v1a deliveries carry a signature by each key while the grace
+    lasts, and the public keys document lists both, so receivers can switch at their pace.
+    """
+    grace = app_settings.SECRET_GRACE_PERIOD_SECONDS
+    grace = grace if grace_period_seconds is None else grace_period_seconds
+    if not 0 <= grace <= MAX_GRACE_PERIOD_SECONDS:
+        raise ValueError(f"grace period must be within 0..{MAX_GRACE_PERIOD_SECONDS} seconds")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Webhook.objects.select_for_update().get(id=webhook.id)
+        old = locked.signing_key
+        if grace and old and not is_undecryptable(old):
+            locked.previous_signing_key = old
+            locked.previous_signing_key_expires_at = now + timedelta(seconds=grace)
+        else:
+            locked.previous_signing_key, locked.previous_signing_key_expires_at = None, None
+        locked.signing_key = generate_signing_key()
+        locked.save(
+            update_fields=[
+                "signing_key",
+                "previous_signing_key",
+                "previous_signing_key_expires_at",
+                "updated_at",
+            ]
+        )
+    logger.info("rotated the signing key of webhook %s (grace %ss)", webhook.id, grace)
     return locked
