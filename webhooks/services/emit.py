@@ -69,14 +69,13 @@ def emit_webhook_event(
         for webhook_id, types, filters in store.subscriptions(project_id)
         if _matches(types, filters, event)
     ]
-    now = timezone.now()
     try:
         # The event and its deliveries exist together or not at all: insert_event is atomic
         # by itself (one statement on PostgreSQL: no BEGIN and COMMIT round trips). Inside a
         # caller's transaction it runs in a savepoint, so a duplicate key leaves that usable,
         # and the wake-up waits for the caller's commit.
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            delivery_ids = store.insert_event(event, webhook_ids, now)
+            delivery_ids = store.insert_event(event, webhook_ids)
             wakeups.wake_after_commit(webhook_ids)
     except IntegrityError:
         # The unique (project, idempotency key) constraint decides races: exactly one insert wins

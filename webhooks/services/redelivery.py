@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from webhooks.conf import app_settings
@@ -50,11 +51,11 @@ def retry_delivery(delivery: Delivery) -> Delivery:
         moved = Delivery.objects.filter(id=delivery.id, status__in=FINISHED).update(
             status=Delivery.Status.PENDING,
             trigger=Delivery.Trigger.MANUAL,
-            next_attempt_at=now,
+            next_attempt_at=Now(),
             locked_until=None,
             updated_at=now,
         ) or Delivery.objects.filter(id=delivery.id, status=Delivery.Status.PENDING).update(
-            next_attempt_at=now, updated_at=now
+            next_attempt_at=Now(), updated_at=now
         )
         if not moved:
             raise RedeliveryRefused(
@@ -117,7 +118,7 @@ def recover_failed(
         Delivery.objects.filter(id__in=ids).update(
             status=Delivery.Status.PENDING,
             trigger=Delivery.Trigger.MANUAL,
-            next_attempt_at=now,
+            next_attempt_at=Now(),
             locked_until=None,
             updated_at=now,
         )
