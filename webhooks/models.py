@@ -1,8 +1,10 @@
 """Webhook, Event, Delivery, DeliveryAttempt and ApiKey (see DESIGN.md section 4)."""
 
+from datetime import UTC, datetime
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 from webhooks import crypto, wire
 from webhooks.fields import EncryptedJSONField, EncryptedTextField, is_undecryptable
@@ -11,6 +13,7 @@ from webhooks.outcomes import ErrorKind
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
 MAX_IN_FLIGHT_LIMIT = 32  # concurrent attempts one webhook may be given
+NEVER_SWEPT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def default_event_types() -> list[str]:
@@ -47,14 +50,14 @@ class Webhook(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # When the sweep last woke it: the sweep wakes the longest unswept webhooks first.
-    swept_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the sweep last woke it (NEVER_SWEPT: not yet): it wakes the least recent ones first.
+    swept_at = models.DateTimeField(db_default=NEVER_SWEPT, editable=False)
 
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["project_id", "is_active"], name="webhook_project_active"),
-            models.Index(F("swept_at").asc(nulls_first=True), name="webhook_swept_at"),
+            models.Index(fields=["swept_at"], name="webhook_swept_at"),
         ]
 
     def __str__(self) -> str:

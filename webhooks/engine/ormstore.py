@@ -160,11 +160,14 @@ class OrmStore:
 
     def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         now = _now()
-        event.created_at = now
         deliveries = [Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids]
         with transaction.atomic():
             event.save(force_insert=True)
             Delivery.objects.bulk_create(deliveries)
+            # auto_now_add stamped this host's time: the database's instead, as on PostgreSQL.
+            Event.objects.filter(pk=event.pk).update(created_at=now)
+            Delivery.objects.filter(event=event).update(created_at=now, updated_at=now)
+        event.created_at = now
         return [delivery.id for delivery in deliveries]
 
     def lock_project(self, project_id: uuid.UUID) -> None:

@@ -88,10 +88,11 @@ ORDER BY claimed.next_attempt_at
 """
 )
 
-# A webhook's slot rows, made the first time it is woken (and when its cap grows).
+# A webhook's slot rows, made the first time it is woken (and when its cap grows); free, each
+# with a token of its own (with the waker's, its claim_next would extend them all).
 _ADD_SLOTS = """
 INSERT INTO {lane} (webhook_id, slot, token, expires_at)
-SELECT w.id, s.slot, %(token)s, {now}
+SELECT w.id, s.slot, gen_random_uuid(), {now}
 FROM {webhook} w
 CROSS JOIN LATERAL generate_series(0, COALESCE(w.max_in_flight, %(cap)s) - 1) AS s(slot)
 WHERE w.id = %(webhook)s

@@ -109,7 +109,7 @@ def due_webhooks(limit: int) -> list:
     due = Delivery.objects.filter(
         webhook=OuterRef("pk"), status=Status.PENDING, next_attempt_at__lte=Now()
     )
-    webhooks = Webhook.objects.filter(Exists(due)).order_by(F("swept_at").asc(nulls_first=True))
+    webhooks = Webhook.objects.filter(Exists(due)).order_by("swept_at")
     return list(webhooks.values_list("id", flat=True)[:limit])
 
 
