@@ -6,11 +6,14 @@ request that the fault held up, and asserts at most RECOVERY_LIMIT_SECONDS; docs
 ("Recovery after a fault") has the medians of three runs. Run with -s to see the measures.
 """
 
+import copy
 import json
 import statistics
 import time
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -19,9 +22,11 @@ from tests.processes import Engine, RedisServer, database_url
 from tests.receiver import Reply
 from tests.recovery_settings import RETRY_WAIT_SECONDS
 from tests.support import wait_for
+from webhooks import events
 from webhooks.broker import CONSUMER_GROUP, STREAM
 from webhooks.engine import wakeups
 from webhooks.models import Delivery, DeliveryAttempt, Lane, Worker
+from webhooks.services.emit import emit_webhook_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -185,6 +190,21 @@ def test_a_retry_goes_out_within_1_s_of_its_due_time(engine, receiver):
     )
     assert max(lateness) <= 1.0
     assert min(lateness) >= -0.01  # and never early
+
+
+def test_a_web_process_whose_clock_runs_ahead_still_sends_first_attempts_at_once(engine, receiver):
+    # given this process (standing for a web host) with a clock ten minutes ahead
+    hook = WebhookFactory(url=receiver.url())
+    data = copy.deepcopy(events.EVENT_TYPES["config.deployed"].example)
+    with time_machine.travel(timezone.now() + timedelta(minutes=10), tick=True):
+        # when it emits
+        started = time.perf_counter()  # time-machine leaves it alone
+        emit_webhook_event(hook.project_id, "config.deployed", data)
+        receiver.wait_for(1, timeout=20)
+        took = time.perf_counter() - started
+    # then the first attempt went out at once: not after the sweep (5 s), nor in ten minutes
+    print(f"\nfirst attempt with the web clock ahead: {took * 1000:.0f} ms")
+    assert took < 1.0
 
 
 def _entry_id(value) -> tuple[int, int]:
