@@ -91,7 +91,9 @@ def end_silent_workers() -> int:
             expires_at=Now()
         )
         Worker.objects.filter(id__in=silent, beat_at__lt=silent_since).delete()
-    logger.warning(
+    # A worker stopped by SIGTERM held nothing by then: only a death that left work matters.
+    log = logger.warning if ended or lanes else logger.info
+    log(
         "%d workers fell silent: %d deliveries and %d lanes they held are free again",
         len(silent),
         ended,
