@@ -9,7 +9,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
-from webhooks.engine import liveness
+from webhooks.engine import liveness, ticker
 from webhooks.engine.sweep import end_silent_workers
 from webhooks.models import Delivery, Lane, Worker
 
@@ -100,3 +100,25 @@ def test_liveness_settings_are_checked(webhooks_settings, values, ok):
     webhooks_settings(LEASE_SECONDS=30, **values)
     ids = {e.id for e in run_checks() if e.id in ("webhooks.E080", "webhooks.E081")}
     assert (not ids) is ok
+
+
+@pytest.mark.django_db(transaction=True)  # the loop closes obsolete connections, as in production
+def test_the_scheduler_judges_silence_only_once_heartbeats_had_time_to_be_seen(
+    webhooks_settings, woken
+):
+    # given a worker silent for a minute, held work, and a scheduler that just started (or just
+    # reached the database again: the workers' heartbeats may not have resumed yet)
+    webhooks_settings(WORKER_SILENT_SECONDS=5.0, WORKER_HEARTBEAT_SECONDS=1.0)
+    dead = worker(silent_seconds=60)
+    delivery, _ = held_by(dead)
+    schedule = ticker._Schedule(now=1000.0)
+    # when it ticks before WORKER_SILENT_SECONDS have passed, nothing is ended
+    schedule.tick(1000.0)
+    schedule.tick(1004.0)
+    assert Worker.objects.filter(pk=dead).exists()
+    # then once they have, the dead worker's delivery is due again and its webhook woken
+    schedule.tick(1005.5)
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
+    assert not Worker.objects.filter(pk=dead).exists()
+    assert str(delivery.webhook_id) in woken
