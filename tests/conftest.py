@@ -114,7 +114,7 @@ def woken(monkeypatch):
 
     ids: list = []
 
-    def wake(batch):
+    def wake(batch, force=False):
         batch = [str(i) for i in batch]
         ids.extend(batch)
         return len(batch)

@@ -76,17 +76,27 @@ class RedisServer:
 class Engine:
     """The worker and scheduler processes, started with the test database and our Redis."""
 
-    def __init__(self, redis_url: str, database_url: str, logdir: Path) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        database_url: str,
+        logdir: Path,
+        settings_module: str = "tests.worker_settings",
+    ) -> None:
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "PYTHONPATH": str(ROOT),
         }
         self.logdir = logdir
-        self.worker: subprocess.Popen | None = None
+        self.workers: dict[str, subprocess.Popen] = {}
         self.scheduler: subprocess.Popen | None = None
+
+    @property
+    def worker(self) -> subprocess.Popen | None:
+        return self.workers.get("worker")
 
     def _spawn(self, name: str, *command: str) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115  (lives as long as the process)
@@ -99,10 +109,10 @@ class Engine:
             start_new_session=True,  # its own process group: signals reach its children too
         )
 
-    def start_worker(self, *command: str) -> None:
+    def start_worker(self, *command: str, name: str = "worker") -> None:
         """Start a worker: one process of 4 threads, unless command says otherwise."""
-        self.worker = self._spawn(
-            "worker",
+        self.workers[name] = self._spawn(
+            name,
             *command
             or (
                 TASKIQ,
@@ -124,12 +134,22 @@ class Engine:
         os.killpg(self.worker.pid, signal.SIGTERM)
         return self.worker.wait(15)
 
-    def kill_worker(self) -> None:
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait(10)
+    def kill_worker(self, name: str = "worker") -> None:
+        os.killpg(self.workers[name].pid, signal.SIGKILL)
+        self.workers[name].wait(10)
+
+    def worker_of(self, pid: int) -> str | None:
+        """Return the name of the worker whose process group holds pid (a taskiq child)."""
+        for name, process in self.workers.items():
+            try:
+                if process.poll() is None and os.getpgid(pid) == process.pid:
+                    return name
+            except ProcessLookupError:
+                return None
+        return None
 
     def stop(self) -> None:
-        for process in (self.worker, self.scheduler):
+        for process in (*self.workers.values(), self.scheduler):
             if process and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:

@@ -68,6 +68,26 @@ class Receiver:
                 self._lock.wait(left)
             return list(self.requests)
 
+    def seconds_to_first_after(
+        self, at: float, among: set[str] | None = None, timeout: float = 40.0
+    ) -> float:
+        """Return the seconds from at (monotonic) to the first request that arrived after it.
+
+        among: only requests whose webhook-id is one of these count. Fail after timeout.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for request in self.requests:
+                    if request.at > at and (
+                        among is None or request.headers.get("webhook-id") in among
+                    ):
+                        return request.at - at
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no request within {timeout}s after the fault")
+                self._lock.wait(left)
+
     def _next_reply(self) -> Reply:
         with self._lock:
             return self._queue.pop(0) if self._queue else self.default

@@ -26,4 +26,7 @@ WEBHOOKS = {
     "DELIVERY_TIMEOUT_SECONDS": 2.0,
     "DISPATCH_INTERVAL_SECONDS": 0.5,
     "LEASE_SECONDS": 5,
+    # Liveness within the short lease (check E083).
+    "WORKER_HEARTBEAT_SECONDS": 0.5,
+    "WORKER_SILENT_SECONDS": 3.0,
 }

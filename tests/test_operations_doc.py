@@ -306,7 +306,7 @@ def test_the_process_table_and_the_connection_budget_follow_the_procfile():
     worker, web = procfile["worker"], procfile["web"]
     numbers = (
         _flag(worker, "--workers"),
-        _flag(worker, "--max-threadpool-threads"),
+        _flag(worker, "--max-threadpool-threads") + 1,  # and the heartbeat's connection
         _flag(web, "--workers"),
         _flag(web, "--threads"),
     )

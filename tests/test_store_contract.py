@@ -7,16 +7,18 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.support import spoil_secret
-from webhooks.engine import sender
+from webhooks.engine import liveness, sender
 from webhooks.engine.ormstore import OrmStore
 from webhooks.engine.pgstore import PgStore
 from webhooks.engine.store import Record, State
 from webhooks.fields import is_undecryptable
-from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
+from webhooks.models import Delivery, DeliveryAttempt, Event, Lane, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +28,12 @@ Status = Delivery.Status
 @pytest.fixture(params=[PgStore, OrmStore], ids=["postgresql", "orm"])
 def store(request):
     return request.param()
+
+
+def database_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
 
 
 def due(webhook, count=1, **fields) -> list[Delivery]:
@@ -84,6 +92,38 @@ def test_acquire_claims_the_oldest_due_deliveries_up_to_the_limit(store):
     assert {(d.status, d.locked_until > timezone.now()) for d in claimed} == {
         (Status.DELIVERING, True)
     }
+
+
+def test_claims_and_lanes_name_the_worker_process_that_holds_them(store, monkeypatch):
+    # given a worker process with a heartbeat
+    worker = uuid.uuid4()
+    monkeypatch.setattr(liveness, "worker_id", lambda: worker)
+    hook = WebhookFactory()
+    rows = due(hook, 2)
+    # when it takes a lane and claims, and claims one outside any lane
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    store.claim_next(hook.id, token, 1)
+    lone = due(WebhookFactory())[0]
+    store.claim_one(lone.pk, None)
+    # then every lease it holds says so, so liveness can end them when it dies
+    held = Delivery.objects.filter(pk__in=[rows[0].pk, rows[1].pk, lone.pk])
+    assert {(d.status, d.locked_by) for d in held} == {(Status.DELIVERING, worker)}
+    assert Lane.objects.get(webhook=hook, expires_at__gt=timezone.now()).held_by == worker
+
+
+def test_new_deliveries_are_due_by_the_database_clock_whatever_this_host_says(store):
+    # given a host whose clock runs an hour ahead of the database's
+    hook = WebhookFactory()
+    event = EventFactory.build(project_id=hook.project_id)
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=True):
+        # when it stores an event
+        (delivery_id,) = store.insert_event(event, [hook.id])
+    # then its delivery is due now for the database, and a lane claims it at once
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.next_attempt_at <= database_now()
+    assert Event.objects.get(pk=event.pk).created_at == event.created_at <= database_now()
+    assert [d.pk for d in store.acquire(hook.id, uuid.uuid4(), 5).deliveries] == [delivery_id]
 
 
 def test_acquire_gives_at_most_max_in_flight_lanes(store):

@@ -8,14 +8,17 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import wait_for
 from webhooks import broker as broker_module
 from webhooks.broker import CONSUMER_GROUP, STREAM
-from webhooks.engine import wakeups
-from webhooks.engine.sweep import dispatch_due, release_expired_leases
-from webhooks.models import Delivery
+from webhooks.engine import timers, wakeups
+from webhooks.engine.sweep import dispatch_due, due_webhooks, release_expired_leases
+from webhooks.models import Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +200,107 @@ def test_the_scheduler_command_sweeps_once_when_asked(woken):
     call_command("webhooks_scheduler", "--once", stdout=out)
     assert out.getvalue().strip() == "webhooks_scheduler: woke 1 webhooks"
     assert woken == [str(stuck.webhook_id)]
+
+
+# --- fairness and cost -------------------------------------------------------------------------
+
+
+def many_due_webhooks(count: int) -> set[str]:
+    project = uuid.uuid4()
+    hooks = Webhook.objects.bulk_create(
+        [
+            Webhook(project_id=project, name=f"h{n}", url="https://x.example/h", secret="whsec_x")
+            for n in range(count)
+        ]
+    )
+    event = EventFactory(project_id=project)
+    Delivery.objects.bulk_create([Delivery(event=event, webhook=h) for h in hooks])
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    return {str(h.id) for h in hooks}
+
+
+def test_1500_webhooks_due_at_once_are_all_woken_within_two_sweeps(woken, webhooks_settings):
+    # given more webhooks due than one sweep wakes (a regional outage ended, say), which stay
+    # due because no worker runs
+    webhooks_settings(DISPATCH_BATCH_SIZE=1000)
+    due = many_due_webhooks(1500)
+    # when the sweep runs twice
+    first = dispatch_due()
+    second = dispatch_due()
+    # then every one was woken: the least recently swept go first, none is left out
+    assert (first, second) == (1000, 1000)
+    assert set(woken[:1500]) == due
+    assert len(set(woken[:1500])) == 1500
+    # and the third run starts with those woken longest ago (in the first run only)
+    dispatch_due()
+    assert set(woken[:1000]) - set(woken[1000:2000]) <= set(woken[2000:])
+
+
+def test_the_sweep_reads_a_bounded_number_of_rows_whatever_the_backlog(woken):
+    # given one webhook with a large backlog of due deliveries and a few with one each
+    backlogged = WebhookFactory()
+    event_ids = [EventFactory(project_id=backlogged.project_id).id for _ in range(3000)]
+    Delivery.objects.bulk_create([Delivery(event_id=e, webhook=backlogged) for e in event_ids])
+    others = [make_delivery().webhook_id for _ in range(3)]
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    # when the sweep looks for due webhooks
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE webhooks_delivery")
+        cursor.execute("ANALYZE webhooks_webhook")
+    sql, params = due_webhooks_query(10)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    # then it probes each webhook's due deliveries once (one row each), never the backlog
+    delivery_rows = sum(
+        node["Actual Rows"] * node["Actual Loops"]
+        for node in nodes(plan[0]["Plan"])
+        if node.get("Relation Name") == "webhooks_delivery"
+    )
+    assert 1 <= delivery_rows <= 4
+    assert set(due_webhooks(10)) == {backlogged.id, *others}
+
+
+def due_webhooks_query(limit: int) -> tuple[str, list]:
+    """Return the sweep's statement as it ran (values inlined by the debug cursor)."""
+    with CaptureQueriesContext(connection) as queries:
+        due_webhooks(limit)
+    (query,) = queries.captured_queries
+    return query["sql"], []
+
+
+def nodes(node):
+    yield node
+    for child in node.get("Plans", []):
+        yield from nodes(child)
+
+
+# --- retry timers ------------------------------------------------------------------------------
+
+
+def test_a_retry_timer_wakes_its_webhook_when_due_and_not_before(stream):
+    webhook_id = str(uuid.uuid4())
+    set_at = time.monotonic()
+    timers.wake_after(webhook_id, [0.3])
+    assert timers.wake_due() == 0
+    assert wait_for(timers.wake_due, 3, "the timer to fire") == 1
+    assert time.monotonic() - set_at >= 0.3
+    assert stream.xlen(STREAM) == 1
+    assert timers.wake_due() == 0  # fired once
+
+
+def test_the_retries_of_one_webhook_due_close_together_make_one_timer(stream):
+    webhook_id = str(uuid.uuid4())
+    timers.wake_after(webhook_id, [0.01, 0.011, 0.012])
+    timers.wake_after(webhook_id, [3600])
+    assert stream.zcard(timers.TIMERS_KEY) <= 3  # one per 100 ms bucket, not one per retry
+    assert wait_for(timers.wake_due, 3, "the timer to fire") >= 1
+    assert stream.zcard(timers.TIMERS_KEY) == 1  # the one an hour away waits
+
+
+def test_the_embedded_mode_keeps_its_timers_in_the_process(settings, woken):
+    settings.REDIS_URL = ""
+    webhook_id = str(uuid.uuid4())
+    timers.wake_after(webhook_id, [0.05])
+    wait_for(timers.wake_due, 3, "the timer to fire")
+    assert woken == [webhook_id]

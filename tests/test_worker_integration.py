@@ -1,10 +1,12 @@
 """The whole engine: a real taskiq worker, the scheduler, a private Redis, PostgreSQL, a receiver.
 
 Each chaos test breaks one thing (the worker, Redis, the database connections) and checks that
-every delivery still ends succeeded, and that only the deliveries in flight at a worker's death
-reach the receiver twice.
+sending resumes within RECOVERY_LIMIT_SECONDS, that every delivery still ends succeeded, and that
+only the deliveries in flight at a worker's death reach the receiver twice. (tests/test_recovery.py
+measures the recovery with the shipped timings and two workers.)
 """
 
+import time
 from collections import Counter
 
 import pytest
@@ -22,6 +24,7 @@ from webhooks.models import Delivery, DeliveryAttempt
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 FINAL = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)
+RECOVERY_LIMIT_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +83,10 @@ def kill_the_worker_and_wait_for_all(engine, receiver, deliveries) -> Counter:
     """SIGKILL the worker, start a new one, wait until every delivery succeeded; return the
     receiver's count of requests by webhook-id."""
     engine.kill_worker()
+    killed_at = time.monotonic()
     receiver.default = Reply(status=200)
     engine.start_worker()
+    assert receiver.seconds_to_first_after(killed_at) <= RECOVERY_LIMIT_SECONDS
     rows = wait_until_final(deliveries, timeout=40)
     assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
     received = Counter(r.headers["webhook-id"] for r in receiver.requests)
@@ -182,6 +187,8 @@ def test_flushall_loses_no_delivery(engine, receiver, private_redis):
     (group,) = client.xinfo_groups(STREAM)
     assert group["lag"] > 0  # messages no worker has read yet: the flush destroys them
     client.flushall()
+    flushed_at = time.monotonic()
+    assert receiver.seconds_to_first_after(flushed_at) <= RECOVERY_LIMIT_SECONDS
     rows = wait_until_final(deliveries, timeout=40)
     assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
 
@@ -197,6 +204,8 @@ def test_deliveries_emitted_while_redis_is_down_go_out_when_it_is_back(
         assert receiver.requests == []
     finally:
         private_redis.start()
+    back_at = time.monotonic()
+    assert receiver.seconds_to_first_after(back_at) <= RECOVERY_LIMIT_SECONDS
     rows = wait_until_final(deliveries, timeout=40)
     assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
 
@@ -210,7 +219,10 @@ def test_deliveries_succeed_after_the_database_kills_the_worker_connections(engi
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         assert cursor.fetchall()  # there were connections to kill
-    rows = wait_until_final(emit(hook, count=6))
+    killed_at = time.monotonic()
+    deliveries = emit(hook, count=6)
+    assert receiver.seconds_to_first_after(killed_at) <= RECOVERY_LIMIT_SECONDS
+    rows = wait_until_final(deliveries)
     assert {r.status for r in rows} == {Delivery.Status.SUCCEEDED}
 
 

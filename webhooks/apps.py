@@ -14,7 +14,7 @@ class WebhooksConfig(AppConfig):
 
         from webhooks import checks, tasks  # noqa: F401  (register the checks and the tasks)
         from webhooks.broker import broker
-        from webhooks.engine import embedded, signals, wakeups
+        from webhooks.engine import embedded, liveness, signals, wakeups
         from webhooks.observability import receivers, tracing
         from webhooks.services import operator
 
@@ -34,6 +34,8 @@ class WebhooksConfig(AppConfig):
         # the first request, or with the in-process broker (an emit from a shell), never at import.
         request_started.connect(embedded.start_dispatcher, dispatch_uid="webhooks-embedded")
         broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, embedded.start_dispatcher)
+        # Each worker process heartbeats, so the scheduler ends its leases soon after it dies.
+        broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, liveness.start_heartbeat)
 
 
 def connect_tracing(connect: bool = True) -> None:

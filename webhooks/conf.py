@@ -32,6 +32,14 @@ DEFAULTS: dict[str, Any] = {
     # A delivery whose lease expires this many times with no attempt recorded (a worker killed on
     # it, again and again) fails instead of being claimed forever.
     "MAX_LEASE_EXPIRIES": 3,
+    # Worker liveness: each worker process writes a heartbeat this often, and the scheduler ends
+    # the leases of a worker silent for longer than WORKER_SILENT_SECONDS (checked as often as
+    # the heartbeat), so a killed worker's deliveries go out again within seconds; LEASE_SECONDS
+    # stays the backstop.
+    "WORKER_HEARTBEAT_SECONDS": 1.0,
+    "WORKER_SILENT_SECONDS": 5.0,
+    # Retry timers: how often the scheduler moves the timers that are due to the wake-up queue.
+    "TIMER_POLL_SECONDS": 0.1,
     # The sweep: how often, how many webhooks it wakes per run, and how long a wake-up sent for a
     # webhook stands for later ones (at most one waits in the queue per webhook meanwhile).
     "DISPATCH_INTERVAL_SECONDS": 5.0,

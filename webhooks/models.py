@@ -1,5 +1,7 @@
 """Webhook, Event, Delivery, DeliveryAttempt and ApiKey (see DESIGN.md section 4)."""
 
+from datetime import UTC, datetime
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -11,6 +13,7 @@ from webhooks.outcomes import ErrorKind
 
 DEFAULT_EVENT_TYPES = ["config.deployed"]
 MAX_IN_FLIGHT_LIMIT = 32  # concurrent attempts one webhook may be given
+NEVER_SWEPT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def default_event_types() -> list[str]:
@@ -61,10 +64,15 @@ class Webhook(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the sweep last woke it (NEVER_SWEPT: not yet): it wakes the least recent ones first.
+    swept_at = models.DateTimeField(db_default=NEVER_SWEPT, editable=False)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project_id", "is_active"], name="webhook_project_active")]
+        indexes = [
+            models.Index(fields=["project_id", "is_active"], name="webhook_project_active"),
+            models.Index(fields=["swept_at"], name="webhook_swept_at"),
+        ]
 
     def __str__(self) -> str:
         url = "undecryptable URL" if is_undecryptable(self.url) else wire.redacted_url(self.url)
@@ -218,6 +226,8 @@ class Delivery(models.Model):
     # The worker's lease while delivering, from the database clock. It stays set after the lease
     # ends: a worker records its outcome only while the value is still the one its claim set.
     locked_until = models.DateTimeField(null=True, blank=True)
+    # The worker process (a Worker's id) holding the lease; None for a process with no heartbeat.
+    locked_by = models.UUIDField(null=True, blank=True)
     # Leases that expired with no attempt recorded (a worker killed on it); reset by an attempt.
     lease_expiries = models.PositiveSmallIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -299,6 +309,7 @@ class Lane(models.Model):
     slot = models.PositiveSmallIntegerField()
     token = models.UUIDField()  # the holder's; its claims and releases name it
     expires_at = models.DateTimeField()
+    held_by = models.UUIDField(null=True, blank=True)  # the holder's worker process (Worker.id)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["webhook", "slot"], name="lane_unique_slot")]
@@ -401,3 +412,19 @@ class PingThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"test ping throttle of {self.webhook_id}"
+
+
+class Worker(models.Model):
+    """A worker process's heartbeat: the leases it holds end soon after it falls silent."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()  # the database's clock
+
+    class Meta:
+        indexes = [models.Index(fields=["beat_at"], name="worker_beat_at")]
+
+    def __str__(self) -> str:
+        return f"worker {self.hostname}:{self.pid}"

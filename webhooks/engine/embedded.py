@@ -1,4 +1,5 @@
-"""The embedded mode (no REDIS_URL): a daemon thread in the web process plays the scheduler.
+"""The embedded mode (no REDIS_URL): a daemon thread in the web process plays the scheduler
+(the sweep, the retry timers and the liveness check: engine/ticker.py).
 
 WebhooksConfig.ready() starts it on the process's first request, and when the in-process broker
 starts (the first wake-up), so an emit from a shell is retried as well.
@@ -7,13 +8,10 @@ starts (the first wake-up), so an emit from a shell is retried as well.
 import logging
 import os
 import threading
-import time
 
 from django.conf import settings
-from django.db import close_old_connections
 
-from webhooks.conf import app_settings
-from webhooks.engine.sweep import dispatch_due
+from webhooks.engine import ticker
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +33,7 @@ def start_dispatcher(*_event_args, **_signal_kwargs) -> bool:
 
 
 def _sweep_forever() -> None:
-    while True:
-        close_old_connections()
-        try:
-            dispatch_due()
-        except Exception:
-            logger.exception("embedded sweep failed; trying again")
-        finally:
-            close_old_connections()
-        time.sleep(app_settings.DISPATCH_INTERVAL_SECONDS)
+    ticker.run(threading.Event())  # never set: the thread ends with its process
 
 
 def _reset_after_fork() -> None:

@@ -18,7 +18,7 @@ from django.db.models import Count, F, Value
 from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
-from webhooks.engine import health, recording, sender, signals, wakeups
+from webhooks.engine import health, recording, sender, signals, timers, wakeups
 from webhooks.engine.backend import get_store
 from webhooks.engine.store import Batch, Record, Store
 from webhooks.ids import uuid7
@@ -119,6 +119,7 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None) -> Deliver
 def _finish(store: Store, batch: Batch, webhook: Webhook | None, records: list[Record]) -> None:
     """Record the batch, apply what it says of the webhook's health, and announce it."""
     applied, records = recording.record_batch(functools.partial(_record, store), batch, records)
+    _set_retry_timers(batch, records, applied)
     changes = {}
     if webhook is not None:
         decisions = [r.health for r in records if r.health and r.delivery_id in applied]
@@ -137,6 +138,21 @@ def _finish(store: Store, batch: Batch, webhook: Webhook | None, records: list[R
             )
             changes = {}  # the webhook's changes are told once
             _log(record, status)
+
+
+def _set_retry_timers(batch: Batch, records: list[Record], applied: set[uuid.UUID]) -> None:
+    """Wake the webhook when each retry of the batch is due (not at the next sweep)."""
+    now, webhook_id = batch.clock.now(), batch.webhook_id
+    delays = [
+        (r.state.next_attempt_at - now).total_seconds()
+        for r in records
+        if r.attempt is not None
+        and r.delivery_id in applied
+        and r.state.status == Delivery.Status.PENDING
+        and r.state.next_attempt_at is not None
+    ]
+    if delays:
+        timers.wake_after(webhook_id, delays)
 
 
 def _log(record: Record, status: str) -> None:

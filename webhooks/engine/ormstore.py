@@ -5,17 +5,33 @@ runs one writer at a time, which stands in for PostgreSQL's row locks here.
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from webhooks.conf import app_settings
+from webhooks.engine import liveness
 from webhooks.engine.store import Batch, Clock, Record, Subscription, log_deleted
 from webhooks.models import Delivery, Event, Lane, Webhook
 
 Status = Delivery.Status
+# With milliseconds: SQLite's CURRENT_TIMESTAMP has whole seconds only.
+_NOW_SQL = {
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    "postgresql": "SELECT statement_timestamp()",
+}
+
+
+def _now() -> datetime:
+    """Return the database's time, as every step reads it (one clock for all processes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NOW_SQL.get(connection.vendor, "SELECT CURRENT_TIMESTAMP"))
+        (value,) = cursor.fetchone()
+    if isinstance(value, str):  # SQLite's text, UTC
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _lease(now):
@@ -26,7 +42,7 @@ class OrmStore:
     """The Store through the ORM (see engine/store.py for the contract)."""
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
-        now = timezone.now()
+        now = _now()
         with transaction.atomic():
             cap = (
                 Webhook.objects.filter(pk=webhook_id)
@@ -44,7 +60,9 @@ class OrmStore:
             lane, _ = Lane.objects.get_or_create(
                 webhook_id=webhook_id, slot=free, defaults={"token": token, "expires_at": now}
             )
-            Lane.objects.filter(pk=lane.pk).update(token=token, expires_at=_lease(now))
+            Lane.objects.filter(pk=lane.pk).update(
+                token=token, expires_at=_lease(now), held_by=liveness.worker_id()
+            )
             batch = self._claim(webhook_id, limit, now)
         return self._with_webhook(batch)
 
@@ -55,7 +73,10 @@ class OrmStore:
         ids = list(due.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
         lease = _lease(now)
         Delivery.objects.filter(id__in=ids, status=Status.PENDING).update(
-            status=Status.DELIVERING, locked_until=lease, updated_at=now
+            status=Status.DELIVERING,
+            locked_until=lease,
+            locked_by=liveness.worker_id(),
+            updated_at=now,
         )
         claimed = Delivery.objects.filter(id__in=ids, status=Status.DELIVERING, locked_until=lease)
         deliveries = list(claimed.select_related("event").order_by("next_attempt_at"))
@@ -69,7 +90,7 @@ class OrmStore:
             return dataclasses.replace(batch, load_error=error)
 
     def claim_next(self, webhook_id, token, limit: int) -> Batch:
-        now = timezone.now()
+        now = _now()
         with transaction.atomic():
             lane = Lane.objects.filter(webhook_id=webhook_id, token=token, expires_at__gt=now)
             if not lane.exists():
@@ -79,11 +100,16 @@ class OrmStore:
         return batch
 
     def release(self, webhook_id, token) -> None:
-        Lane.objects.filter(webhook_id=webhook_id, token=token).update(expires_at=timezone.now())
+        Lane.objects.filter(webhook_id=webhook_id, token=token).update(expires_at=Now())
 
     def claim_one(self, delivery_id, trigger: str | None) -> Batch | None:
-        now = timezone.now()
-        changes = {"status": Status.DELIVERING, "locked_until": _lease(now), "updated_at": now}
+        now = _now()
+        changes = {
+            "status": Status.DELIVERING,
+            "locked_until": _lease(now),
+            "locked_by": liveness.worker_id(),
+            "updated_at": now,
+        }
         if trigger:
             changes["trigger"] = trigger
         with transaction.atomic():
@@ -110,7 +136,7 @@ class OrmStore:
                 state = {
                     **dataclasses.asdict(record.state),
                     "locked_until": None,
-                    "updated_at": timezone.now(),
+                    "updated_at": Now(),
                 }
                 if state["delivered_at"] is None:
                     del state["delivered_at"]
@@ -134,13 +160,16 @@ class OrmStore:
         found = Webhook.objects.filter(project_id=project_id, is_active=True, deleted_at=None)
         return list(found.values_list("id", "event_types", "filters"))
 
-    def insert_event(
-        self, event: Event, webhook_ids: list[uuid.UUID], now: datetime
-    ) -> list[uuid.UUID]:
+    def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        now = _now()
         deliveries = [Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids]
         with transaction.atomic():
             event.save(force_insert=True)
             Delivery.objects.bulk_create(deliveries)
+            # auto_now_add stamped this host's time: the database's instead, as on PostgreSQL.
+            Event.objects.filter(pk=event.pk).update(created_at=now)
+            Delivery.objects.filter(event=event).update(created_at=now, updated_at=now)
+        event.created_at = now
         return [delivery.id for delivery in deliveries]
 
     def lock_project(self, project_id: uuid.UUID) -> None:

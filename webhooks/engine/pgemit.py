@@ -9,7 +9,6 @@ cost an emit more CPU than everything else together (docs/performance.md, "Emit 
 import functools
 import hashlib
 import uuid
-from datetime import datetime
 
 import orjson
 from django.db import connection
@@ -18,6 +17,9 @@ from webhooks.engine.pgsql import table
 from webhooks.engine.store import Subscription
 from webhooks.ids import uuid7
 from webhooks.models import Delivery, Event, Webhook
+
+# Columns of the event and delivery rows written with the database's time (those either has).
+_DATABASE_TIMES = ("created_at", "next_attempt_at", "updated_at")
 
 
 @functools.cache
@@ -33,12 +35,18 @@ def _insert_sql() -> str:
     # Each row is one JSON parameter that PostgreSQL reads into the table's row type, so new
     # columns need no change here. (Values never hold a NUL, which jsonb refuses: the body is
     # JSON text with its control characters escaped, and validation refuses NUL elsewhere.)
+    # The times are the database's: a base row holds them, for the keys the JSON leaves out.
     event, delivery = table(Event), table(Delivery)
+    stamps = ", ".join(f"'{column}', statement_timestamp()" for column in _DATABASE_TIMES)
     return (
         f"WITH event AS (INSERT INTO {event}"  # noqa: S608 (names from metadata)
-        f" SELECT * FROM jsonb_populate_record(NULL::{event}, %s::jsonb))"
-        f" INSERT INTO {delivery}"
-        f" SELECT * FROM jsonb_populate_recordset(NULL::{delivery}, %s::jsonb)"
+        f" SELECT * FROM jsonb_populate_record("
+        f"jsonb_populate_record(NULL::{event}, jsonb_build_object({stamps})), %s::jsonb)"
+        f" RETURNING created_at),"
+        f" deliveries AS (INSERT INTO {delivery}"
+        f" SELECT * FROM jsonb_populate_recordset("
+        f"jsonb_populate_record(NULL::{delivery}, jsonb_build_object({stamps})), %s::jsonb))"
+        f" SELECT created_at FROM event"
     )
 
 
@@ -52,21 +60,19 @@ class PgEmit:
         # Django reads jsonb as text and parses it in the field; orjson is faster at it.
         return [(id_, orjson.loads(types), orjson.loads(filters)) for id_, types, filters in rows]
 
-    def insert_event(
-        self, event: Event, webhook_ids: list[uuid.UUID], now: datetime
-    ) -> list[uuid.UUID]:
-        # The values save() would send: auto_now stamps, then the fields' values.
-        row = {f.column: f.pre_save(event, True) for f in Event._meta.concrete_fields}
-        # What every delivery shares: these values, else each field's default.
-        given = {
-            "event_id": event.id,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
+    def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        # The values save() would send, but the times, which the statement takes from the
+        # database's clock (so a web host whose clock runs ahead delays no first attempt).
+        row = {
+            f.column: f.pre_save(event, True)
+            for f in Event._meta.concrete_fields
+            if f.column not in _DATABASE_TIMES
         }
+        # What every delivery shares: its event, else each field's default.
         shared = {
-            f.column: given[f.attname] if f.attname in given else f.get_default()
+            f.column: event.id if f.attname == "event_id" else f.get_default()
             for f in Delivery._meta.concrete_fields
+            if f.column not in _DATABASE_TIMES
         }
         ids = [uuid7() for _ in webhook_ids]
         rows = [
@@ -75,6 +81,7 @@ class PgEmit:
         ]
         with connection.cursor() as cursor:
             cursor.execute(_insert_sql(), [orjson.dumps(row).decode(), orjson.dumps(rows).decode()])
+            (event.created_at,) = cursor.fetchone()
         event._state.adding, event._state.db = False, connection.alias
         return ids
 

@@ -14,6 +14,7 @@ import uuid
 from django.db import connection
 
 from webhooks.conf import app_settings
+from webhooks.engine import liveness
 from webhooks.engine.pgemit import PgEmit
 from webhooks.engine.pgsql import columns, instance, run, table, width
 from webhooks.engine.store import Batch, Clock, Record, log_deleted
@@ -52,7 +53,8 @@ due AS (
     FOR UPDATE OF d SKIP LOCKED
 ),
 claimed AS (
-    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends}, updated_at = {now}
+    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends},
+        locked_by = %(worker)s, updated_at = {now}
     FROM due, {no_flush_wait} WHERE d.id = due.id
     RETURNING d.*
 )"""
@@ -61,7 +63,7 @@ claimed AS (
 _ACQUIRE = (
     """
 WITH lane AS (
-    UPDATE {lane} l SET token = %(token)s, expires_at = {lease_ends}
+    UPDATE {lane} l SET token = %(token)s, expires_at = {lease_ends}, held_by = %(worker)s
     FROM {no_flush_wait}
     WHERE l.id = (
         SELECT h.id FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id
@@ -86,10 +88,11 @@ ORDER BY claimed.next_attempt_at
 """
 )
 
-# A webhook's slot rows, made the first time it is woken (and when its cap grows).
+# A webhook's slot rows, made the first time it is woken (and when its cap grows); free, each
+# with a token of its own (with the waker's, its claim_next would extend them all).
 _ADD_SLOTS = """
 INSERT INTO {lane} (webhook_id, slot, token, expires_at)
-SELECT w.id, s.slot, %(token)s, {now}
+SELECT w.id, s.slot, gen_random_uuid(), {now}
 FROM {webhook} w
 CROSS JOIN LATERAL generate_series(0, COALESCE(w.max_in_flight, %(cap)s) - 1) AS s(slot)
 WHERE w.id = %(webhook)s
@@ -125,7 +128,7 @@ WHERE webhook_id = %(webhook)s AND token = %(token)s
 _CLAIM_ONE = """
 WITH claimed AS (
     UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends},
-        "trigger" = COALESCE(%(trigger)s, d."trigger"), updated_at = {now}
+        locked_by = %(worker)s, "trigger" = COALESCE(%(trigger)s, d."trigger"), updated_at = {now}
     WHERE d.id = %(delivery)s AND d.status = 'pending'
       AND (d.next_attempt_at <= {now} OR d.next_attempt_at IS NULL)
     RETURNING d.*
@@ -228,6 +231,7 @@ class PgStore(PgEmit):
             "limit": limit,
             "lease": app_settings.LEASE_SECONDS,
             "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
+            "worker": liveness.worker_id(),
         }
         rows = self._run(_ACQUIRE, params)
         if rows and not rows[0][-2] and rows[0][-1]:  # its first wake-up, or a higher cap
@@ -243,6 +247,7 @@ class PgStore(PgEmit):
             "token": token,
             "limit": limit,
             "lease": app_settings.LEASE_SECONDS,
+            "worker": liveness.worker_id(),
         }
         return _batch(webhook_id, self._run(_CLAIM_NEXT, params), with_webhook=False)
 
@@ -250,7 +255,12 @@ class PgStore(PgEmit):
         self._run(_RELEASE, {"webhook": webhook_id, "token": token})
 
     def claim_one(self, delivery_id, trigger: str | None) -> Batch | None:
-        params = {"delivery": delivery_id, "trigger": trigger, "lease": app_settings.LEASE_SECONDS}
+        params = {
+            "delivery": delivery_id,
+            "trigger": trigger,
+            "lease": app_settings.LEASE_SECONDS,
+            "worker": liveness.worker_id(),
+        }
         rows = self._run(_CLAIM_ONE, params)
         if not rows:
             return None

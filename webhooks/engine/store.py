@@ -97,10 +97,10 @@ class Store(Protocol):
     def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
         """Return what matching needs of each active, undeleted webhook of the project."""
 
-    def insert_event(
-        self, event: Event, webhook_ids: list[uuid.UUID], now: datetime
-    ) -> list[uuid.UUID]:
+    def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Insert event and a pending delivery, due now, to each webhook; return their ids.
+
+        "Now" and the rows' times are the database's clock; event.created_at is set to it.
 
         Atomic by itself, in a transaction of its own or the caller's. A duplicate idempotency
         key raises IntegrityError, and nothing is written.

@@ -105,18 +105,24 @@ def send_deferred_wakes(**_signal_kwargs) -> None:
         wake(list(dict.fromkeys(ids)))
 
 
-def wake(webhook_ids: Iterable[uuid.UUID | str]) -> int:
-    """Send a wake-up for each webhook that has none waiting; return how many went; never raise."""
+def wake(webhook_ids: Iterable[uuid.UUID | str], force: bool = False) -> int:
+    """Send a wake-up for each webhook that has none waiting; return how many went; never raise.
+
+    force: send one even if one seems to wait (its key is set), as after a worker died with
+    wake-ups it had read but not run.
+    """
     ids = [str(i) for i in webhook_ids]
     if not ids:
         return 0
     if not settings.REDIS_URL:
         return _wake_in_process(ids)
-    client = _state.client(settings.REDIS_URL)
+    client = redis_client()
     lease_ms, sent = int(app_settings.WAKE_LEASE_SECONDS * 1000), 0
     for start in range(0, len(ids), KICK_BATCH):
         batch = ids[start : start + KICK_BATCH]
         try:
+            if force:
+                client.delete(*(WAKE_KEY.format(i) for i in batch))
             sent += add_wake_ups(client, {WAKE_KEY.format(i): _message(i) for i in batch}, lease_ms)
         except Exception as exc:  # the queue is failing: the sweep wakes the rest
             logger.warning(
@@ -124,6 +130,11 @@ def wake(webhook_ids: Iterable[uuid.UUID | str]) -> int:
             )
             break
     return sent
+
+
+def redis_client() -> redis.Redis:
+    """Return this process's synchronous client of the queue's Redis (REDIS_URL)."""
+    return _state.client(settings.REDIS_URL)
 
 
 def _message(webhook_id: str) -> bytes:

@@ -8,7 +8,7 @@ import webhooks.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("webhooks", "0006_partial_due_indexes"),
+        ("webhooks", "0009_worker_liveness"),
     ]
 
     operations = [

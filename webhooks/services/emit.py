@@ -71,7 +71,6 @@ def emit_webhook_event(
         for webhook_id, types, filters in store.subscriptions(project_id)
         if _matches(types, filters, event)
     ]
-    now = timezone.now()
     try:
         # The event and its deliveries exist together or not at all: insert_event is atomic
         # by itself (one statement on PostgreSQL: no BEGIN and COMMIT round trips). Inside a
@@ -79,7 +78,7 @@ def emit_webhook_event(
         # and the wake-up waits for the caller's commit.
         atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
         with atomic, tracing.span("webhooks.store", **{"webhooks.deliveries": len(webhook_ids)}):
-            delivery_ids = store.insert_event(event, webhook_ids, now)
+            delivery_ids = store.insert_event(event, webhook_ids)
             wakeups.wake_after_commit(webhook_ids)
     except IntegrityError:
         # The unique (project, idempotency key) constraint decides races: exactly one insert wins

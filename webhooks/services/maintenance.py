@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from webhooks.conf import app_settings
@@ -58,7 +59,7 @@ def retry_stuck(stuck_after: timedelta | None = None) -> RetryStuckResult:
     too_long = Q(locked_until__isnull=True) | Q(updated_at__lt=now - stuck_after)
     result.stuck = Delivery.objects.filter(too_long, status=Delivery.Status.DELIVERING).update(
         status=Delivery.Status.PENDING,
-        next_attempt_at=now,
+        next_attempt_at=Now(),
         updated_at=now,
     )
     result.woken = dispatch_due(MAX_WAKES)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Case, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from webhooks.conf import app_settings
@@ -58,7 +59,7 @@ def retry_delivery(delivery: Delivery) -> Delivery:
         ).update(
             status=Delivery.Status.PENDING,
             trigger=trigger,
-            next_attempt_at=now,
+            next_attempt_at=Now(),
             locked_until=None,
             updated_at=now,
         )
@@ -145,7 +146,7 @@ def recover_failed(
         Delivery.objects.filter(id__in=ids).update(
             status=Delivery.Status.PENDING,
             trigger=Delivery.Trigger.RECOVER,
-            next_attempt_at=now,
+            next_attempt_at=Now(),
             locked_until=None,
             updated_at=now,
         )

@@ -1,13 +1,13 @@
-"""Run the sweep on a timer: the scheduler process of the Procfile."""
+"""Run the sweep, the retry timers and the liveness check: the scheduler process of the Procfile."""
 
 import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
 from webhooks.conf import app_settings
+from webhooks.engine import ticker
 from webhooks.engine.sweep import dispatch_due
 
 logger = logging.getLogger(__name__)
@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Every WEBHOOKS['DISPATCH_INTERVAL_SECONDS'], end expired leases and wake the webhooks "
-        "with due work, in this process, until SIGTERM or SIGINT. Several schedulers are "
-        "harmless, one is enough."
+        "with due work; every WEBHOOKS['TIMER_POLL_SECONDS'], wake those whose retry is due; "
+        "every WEBHOOKS['WORKER_HEARTBEAT_SECONDS'], end the leases of silent workers; in this "
+        "process, until SIGTERM or SIGINT. Several schedulers are harmless, one is enough."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,11 +32,4 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         logger.info("sweeping every %g s", app_settings.DISPATCH_INTERVAL_SECONDS)
-        while not stop.is_set():
-            close_old_connections()  # a connection the database dropped is replaced first
-            try:
-                dispatch_due()
-            except Exception:
-                logger.exception("sweep failed; the next one tries again")
-            stop.wait(app_settings.DISPATCH_INTERVAL_SECONDS)
-        close_old_connections()
+        ticker.run(stop)
