@@ -16,6 +16,7 @@ import urllib3.exceptions
 from urllib3.exceptions import NameResolutionError, ProtocolError
 from urllib3.util import Timeout
 
+from webhooks import resolver
 from webhooks.conf import app_settings
 from webhooks.outcomes import MAX_ERROR_MESSAGE_CHARS, DeliveryOutcome, ErrorKind, storable
 from webhooks.transport import deadline
@@ -165,6 +166,8 @@ def _plain_message(exc: BaseException, host: str) -> str:
     own = _cause(exc, (BlockedDestination, NameNotResolved))
     if isinstance(own, BlockedDestination):
         return str(own.args[0]) if own.args else "blocked destination"
+    if own is not None and isinstance(own.__cause__, resolver.NameLookupUnfinished):
+        return str(own.args[0])  # it names the host and the deadline it ran out of
     if own is not None or _cause(exc, _PLAIN_CAUSES[0][0]):
         return f"name did not resolve: {host}" if host else "name did not resolve"
     tls = _cause(exc, (ssl.SSLError,))
