@@ -177,3 +177,54 @@ def test_log_records_never_carry_a_urls_path_or_query(hook):
     # and the failed attempt made above was logged with its error redacted too
     delivery = Delivery.objects.get(webhook=hook)
     assert delivery.status == "pending" and _leaks(delivery.last_error) == []
+
+
+def test_access_logs_never_carry_a_sign_in_links_token():
+    # given gunicorn's access logger as the Procfile configures it, and runserver's request line
+    from gunicorn.config import Config
+    from gunicorn.http.wsgi import Response
+
+    from webhooks.observability.gunicorn_logger import JsonAwareLogger
+
+    config = Config()
+    config.set("accesslog", "-")
+    access = JsonAwareLogger(config)
+    stream = io.StringIO()
+    access.access_log.handlers[0].setStream(stream)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/portal/open?token=secret-sign-in-token&next=x",
+        "PATH_INFO": "/portal/open",
+        "QUERY_STRING": "token=secret-sign-in-token&next=x",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_REFERER": "http://127.0.0.1:8000/portal/open?token=secret-sign-in-token",
+    }
+    response = Response(None, None, config)
+    response.status = "302 Found"
+
+    class Elapsed:
+        seconds, microseconds = 0, 1500
+
+    # when a request is logged by each
+    access.access(response, [("Referer", environ["HTTP_REFERER"])], environ, Elapsed())
+    handler = logging.getHandlerByName("console")
+    record = logging.getLogger("django.server").makeRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /portal/open?token=secret-sign-in-token HTTP/1.1", 302, 0),
+        None,
+    )
+    previous = handler.setStream(stream)
+    try:
+        handler.handle(record)
+    finally:
+        handler.setStream(previous)
+    # then our own paths show, the referer is cut like any URL, and the token is nowhere
+    written = stream.getvalue()
+    assert written.count("/portal/open?token=…") == 2, written
+    assert '"http://127.0.0.1:8000/…?token=…"' in written
+    assert "secret-sign-in-token" not in written
