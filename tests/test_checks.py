@@ -37,6 +37,9 @@ def test_default_and_test_settings_pass(settings):
         ({"RETRY_JITTER_RATIO": 1.5}, "webhooks.E007"),
         ({"LEASE_SECONDS": 5, "DELIVERY_TIMEOUT_SECONDS": 10}, "webhooks.E008"),
         ({"CONNECT_TIMEOUT_SECONDS": 20}, "webhooks.E009"),
+        ({"MAX_IN_FLIGHT_PER_WEBHOOK": 9, "MAX_IN_FLIGHT_PER_PROJECT": 8}, "webhooks.E011"),
+        ({"MAX_IN_FLIGHT_PER_PROJECT": 0}, "webhooks.E004"),
+        ({"CIRCUIT_BREAKER_FAILURES": 0}, "webhooks.E004"),
     ],
 )
 def test_bad_values_are_rejected_with_a_hint(settings, value, expected):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from webhooks import wire
+from webhooks.conf import app_settings
 from webhooks.crypto import DecryptionError
 from webhooks.fields import is_undecryptable
 from webhooks.models import Delivery, SecretRead, Webhook
@@ -40,6 +41,20 @@ class RecoverForm(forms.Form):
     )
 
 
+class WebhookAdminForm(forms.ModelForm):
+    """The change page's one editable field, checked against the project's cap as the API does."""
+
+    def clean_max_in_flight(self):
+        value = self.cleaned_data["max_in_flight"]
+        cap = app_settings.MAX_IN_FLIGHT_PER_PROJECT
+        if value is not None and value > cap:
+            raise forms.ValidationError(
+                f"At most {cap}: a project's attempts in flight at once are capped at {cap} "
+                "(MAX_IN_FLIGHT_PER_PROJECT)."
+            )
+        return value
+
+
 class FailingFilter(admin.SimpleListFilter):
     title = "failing"
     parameter_name = "failing"
@@ -62,6 +77,7 @@ class WebhookAdmin(admin.ModelAdmin):
         "secret_state",
         "is_active",
         "failing_since",
+        "circuit",
         "last_delivery_status",
     ]
     list_filter = ["is_active", FailingFilter, "created_at"]
@@ -82,12 +98,14 @@ class WebhookAdmin(admin.ModelAdmin):
         "disabled_reason",
         "disabled_at",
         "failing_since",
+        "circuit",
         "deleted_at",
         "created_at",
         "updated_at",
     ]
     # Only the in-flight cap is edited here; everything else goes through the API's checks.
     readonly_fields = [name for name in fields if name != "max_in_flight"]
+    form = WebhookAdminForm
     actions = ["send_test", "enable", "disable", "rotate_secret", "recover"]
 
     def get_queryset(self, request):
@@ -107,6 +125,13 @@ class WebhookAdmin(admin.ModelAdmin):
     @admin.display(description="last delivery", ordering="last_delivery_status")
     def last_delivery_status(self, webhook):
         return webhook.last_delivery_status or "-"
+
+    @admin.display(description="circuit breaker", ordering="circuit_open_since")
+    def circuit(self, webhook):
+        if webhook.circuit_open_since is None:
+            return f"closed ({webhook.consecutive_failures} failures in a row)"
+        since = f"{webhook.circuit_open_since:%Y-%m-%d %H:%M:%S} UTC"
+        return f"open since {since}: one lane ({webhook.consecutive_failures} failures in a row)"
 
     @admin.display(description="URL")
     def destination(self, webhook):

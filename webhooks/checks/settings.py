@@ -1,4 +1,4 @@
-"""The WEBHOOKS settings the service can't run with: E001-E010 (E040s, E070s in their modules)."""
+"""The WEBHOOKS settings the service can't run with: E001-E011 (E040s, E070s in their modules)."""
 
 from django.conf import settings
 from django.core.checks import Tags, register
@@ -27,6 +27,8 @@ POSITIVE_INTEGERS = [
     "DISPATCH_BATCH_SIZE",
     "BATCH_SIZE",
     "MAX_IN_FLIGHT_PER_WEBHOOK",
+    "MAX_IN_FLIGHT_PER_PROJECT",
+    "CIRCUIT_BREAKER_FAILURES",
     "MAX_LEASE_EXPIRIES",
     "RETENTION_DAYS",
     "DISABLE_AFTER_FAILING_DAYS",
@@ -150,6 +152,17 @@ def _check_lease() -> list:
                 "webhooks.E010",
                 f"WEBHOOKS['MAX_IN_FLIGHT_PER_WEBHOOK'] must be at most {MAX_IN_FLIGHT_LIMIT}.",
                 f"Got {in_flight}; the default is {DEFAULTS['MAX_IN_FLIGHT_PER_WEBHOOK']}.",
+            )
+        )
+    project = app_settings.MAX_IN_FLIGHT_PER_PROJECT
+    if isinstance(in_flight, int) and isinstance(project, int) and in_flight > project:
+        errors.append(
+            _error(
+                "webhooks.E011",
+                "WEBHOOKS['MAX_IN_FLIGHT_PER_WEBHOOK'] must not exceed "
+                "WEBHOOKS['MAX_IN_FLIGHT_PER_PROJECT'].",
+                f"A project's attempts in flight are capped at {project}; no webhook of it "
+                "can use more lanes than that.",
             )
         )
     return errors
