@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # A delivery whose lease expires this many times with no attempt recorded (a worker killed on
     # it, again and again) fails instead of being claimed forever.
     "MAX_LEASE_EXPIRIES": 3,
+    # Lane and claim statements wait for PostgreSQL's WAL flush, so a claim survives a database
+    # crash (no delivery in flight twice, caps kept). False saves one fsync per claim; a crash
+    # then undoes the claims of the WAL writer's last fraction of a second (docs/operations.md).
+    "DURABLE_CLAIMS": True,
     # The sweep: how often, how many webhooks it wakes per run, and how long a wake-up sent for a
     # webhook stands for later ones (at most one waits in the queue per webhook meanwhile).
     "DISPATCH_INTERVAL_SECONDS": 5.0,

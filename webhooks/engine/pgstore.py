@@ -29,7 +29,7 @@ from webhooks.models import (
 
 
 @functools.cache
-def _names() -> dict[str, str]:
+def _names(durable_claims: bool) -> dict[str, str]:
     return {
         "delivery": table(Delivery),
         "event": table(Event),
@@ -46,11 +46,14 @@ def _names() -> dict[str, str]:
         "webhook_cols": columns(Webhook, "w"),
         "now": "statement_timestamp()",
         "lease_ends": "statement_timestamp() + %(lease)s * interval '1 second'",
-        # Set in the statement's own transaction, so only its commit skips waiting for the WAL
-        # flush. For the lane and claim statements only: should the database crash before the
-        # flush (a fraction of a second), a claim is undone and its delivery sent once more,
-        # as after any lost lease; outcomes (record) and emits always wait for the flush.
-        "no_flush_wait": "(SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait",
+        # The lane and claim statements' commit: by default it waits for the WAL flush like any
+        # other (the server's synchronous_commit), so a claim survives a crash of the database:
+        # no delivery in flight twice, no webhook or project over its cap (tests/test_pg_crash.py).
+        # With DURABLE_CLAIMS off it doesn't (set in the statement's own transaction only): one
+        # fsync less per claim, and a crash within the WAL writer's delay undoes those claims.
+        "claim_commit": "(SELECT set_config('synchronous_commit', "
+        + ("current_setting('synchronous_commit')" if durable_claims else "'off'")
+        + ", true)) AS claim_commit",
     }
 
 
@@ -66,7 +69,7 @@ due AS (
 ),
 claimed AS (
     UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends}, updated_at = {now}
-    FROM due, {no_flush_wait} WHERE d.id = due.id
+    FROM due, {claim_commit} WHERE d.id = due.id
     RETURNING d.*
 )"""
 
@@ -91,7 +94,7 @@ free_slot AS (
 ),
 lane AS (
     UPDATE {lane} l SET token = %(token)s, expires_at = {lease_ends}
-    FROM free_lane, free_slot, {no_flush_wait}
+    FROM free_lane, free_slot, {claim_commit}
     WHERE l.id = free_lane.id
     RETURNING l.slot
 ),
@@ -166,7 +169,7 @@ _CLAIM_NEXT = (
 lane AS (
     UPDATE {lane}
     SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
-    FROM {no_flush_wait}
+    FROM {claim_commit}
     WHERE webhook_id = %(webhook)s AND token = %(token)s
 ),
 project_slot AS (
@@ -186,7 +189,7 @@ ORDER BY claimed.next_attempt_at
 _RELEASE = (
     """
 WITH lane AS (
-    UPDATE {lane} SET expires_at = {now} FROM {no_flush_wait}
+    UPDATE {lane} SET expires_at = {now} FROM {claim_commit}
     WHERE webhook_id = %(webhook)s AND token = %(token)s
 )
 UPDATE {project_slot} SET expires_at = {now} WHERE"""
@@ -270,8 +273,8 @@ SELECT id, own, attempt_count FROM upd
 
 
 @functools.cache
-def _sql(template: str) -> str:
-    return template.format(**_names())
+def _sql(template: str, durable_claims: bool) -> str:
+    return template.format(**_names(durable_claims))
 
 
 def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
@@ -301,7 +304,7 @@ class PgStore(PgEmit):
     """The Store on PostgreSQL (see engine/store.py for the contract)."""
 
     def _run(self, template: str, params) -> list:
-        return run(_sql(template), params)
+        return run(_sql(template, app_settings.DURABLE_CLAIMS), params)
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
         params = {
