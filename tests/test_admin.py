@@ -300,6 +300,26 @@ def test_staff_may_change_a_webhooks_in_flight_cap_and_nothing_else(staff_client
     assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 2
 
 
+def test_the_admin_refuses_a_cap_above_the_projects(staff_client, webhooks_settings):
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=5)
+    webhook = WebhookFactory(max_in_flight=2)
+    url = reverse("admin:webhooks_webhook_change", args=[webhook.pk])
+
+    response = staff_client.post(url, {"max_in_flight": "6"})
+
+    assert response.status_code == 200
+    assert "capped at 5" in response.content.decode()
+    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 2
+
+
+def test_the_admin_shows_the_circuit_breaker_in_the_list_and_the_change_page(staff_client):
+    webhook = WebhookFactory(consecutive_failures=4, circuit_open_since=timezone.now())
+    listed = staff_client.get(reverse("admin:webhooks_webhook_changelist")).content.decode()
+    page = staff_client.get(reverse("admin:webhooks_webhook_change", args=[webhook.pk]))
+    assert "open since" in listed and "one lane (4 failures in a row)" in listed
+    assert "one lane (4 failures in a row)" in page.content.decode()
+
+
 def test_the_custom_headers_and_secret_fields_carry_their_own_labels(staff_client):
     webhook = WebhookFactory(headers={"X-Team": "ml"})
 

@@ -34,6 +34,8 @@ FIELDS = {
     "undecryptable_fields",
     "disabled_reason",
     "disabled_at",
+    "consecutive_failures",
+    "circuit_open_since",
     "created_at",
     "updated_at",
 }
@@ -318,13 +320,39 @@ def test_max_in_flight_is_set_on_create_changed_by_patch_and_reset_by_null(clien
     ).json()
     assert created["max_in_flight"] == 1
     webhook = Webhook.objects.get(pk=created["id"])
-    assert client.patch(_url(webhook), {"max_in_flight": 32}, format="json").status_code == 200
-    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 32
+    assert client.patch(_url(webhook), {"max_in_flight": 8}, format="json").status_code == 200
+    assert Webhook.objects.get(pk=webhook.pk).max_in_flight == 8  # the project's cap
     answer = client.patch(_url(webhook), {"max_in_flight": None}, format="json").json()
     assert answer["max_in_flight"] is None  # the service's default applies
 
 
-@pytest.mark.parametrize("value", [0, 33, "4", 2.5, True])
+def test_max_in_flight_above_the_projects_cap_answers_400_naming_the_cap(client, webhooks_settings):
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=6)
+    webhook = WebhookFactory(project_id=PROJECT_A, max_in_flight=4)
+    response = client.patch(_url(webhook), {"max_in_flight": 7}, format="json")
+    assert response.status_code == 400
+    (message,) = response.json()["max_in_flight"]
+    assert "less than or equal to 6" in message and "capped at 6" in message
+    created = client.post(
+        _list_url(PROJECT_A),
+        {"name": "Greedy", "url": "https://hooks.example.com/greedy", "max_in_flight": 32},
+        format="json",
+    )
+    assert created.status_code == 400 and "max_in_flight" in created.json()
+    assert client.patch(_url(webhook), {"max_in_flight": 6}, format="json").status_code == 200
+
+
+def test_the_circuit_breakers_state_is_shown(client):
+    since = timezone.now()
+    webhook = WebhookFactory(project_id=PROJECT_A, consecutive_failures=5, circuit_open_since=since)
+    shown = client.get(_url(webhook)).json()
+    assert shown["consecutive_failures"] == 5
+    assert shown["circuit_open_since"] == since.isoformat().replace("+00:00", "Z")
+    response = client.patch(_url(webhook), {"circuit_open_since": None}, format="json")
+    assert response.status_code == 400  # read-only: only a success closes it
+
+
+@pytest.mark.parametrize("value", [0, 9, 33, "4", 2.5, True])
 def test_a_bad_max_in_flight_answers_400_with_the_field(client, value):
     webhook = WebhookFactory(project_id=PROJECT_A, max_in_flight=4)
     response = client.patch(_url(webhook), {"max_in_flight": value}, format="json")

@@ -40,6 +40,9 @@ def test_default_and_test_settings_pass(settings):
         ({"RECOVER_DEFAULT_DAYS": 15, "RECOVER_MAX_DAYS": 14}, "webhooks.E011"),
         ({"RECOVER_DEFAULT_DAYS": 0}, "webhooks.E004"),
         ({"CONNECT_TIMEOUT_SECONDS": 20}, "webhooks.E009"),
+        ({"MAX_IN_FLIGHT_PER_WEBHOOK": 9, "MAX_IN_FLIGHT_PER_PROJECT": 8}, "webhooks.E012"),
+        ({"MAX_IN_FLIGHT_PER_PROJECT": 0}, "webhooks.E004"),
+        ({"CIRCUIT_BREAKER_FAILURES": 0}, "webhooks.E004"),
     ],
 )
 def test_bad_values_are_rejected_with_a_hint(settings, value, expected):

@@ -215,6 +215,17 @@ def test_the_lanes_gauge_counts_webhooks_whose_lanes_are_all_taken():
     assert scrape()[("webhooks_lanes_saturated", ())] == 1
 
 
+def test_the_circuit_gauge_counts_active_webhooks_held_to_one_lane():
+    from django.utils import timezone
+
+    from tests.factories import WebhookFactory
+
+    WebhookFactory(circuit_open_since=timezone.now(), consecutive_failures=3)
+    WebhookFactory(circuit_open_since=timezone.now(), is_active=False)  # disabled: not counted
+    WebhookFactory(consecutive_failures=2)  # failing, circuit still closed
+    assert scrape()[("webhooks_circuit_open_webhooks", ())] == 1
+
+
 def test_the_metrics_server_needs_the_multiprocess_directory(monkeypatch):
     from django.core.management import call_command
     from django.core.management.base import CommandError

@@ -141,6 +141,25 @@ def test_the_in_flight_cap_is_set_and_cleared_in_the_form(project, hook):
     assert hook.max_in_flight is None
 
 
+def test_the_webhook_page_shows_the_circuit_breaker(project, hook):
+    assert "Circuit breaker: closed (0 failures in a row)." in text(
+        portal(project).get(f"/portal/webhooks/{hook.id}")
+    )
+    Webhook.objects.filter(pk=hook.pk).update(
+        consecutive_failures=3, circuit_open_since=timezone.now()
+    )
+    page = text(portal(project).get(f"/portal/webhooks/{hook.id}"))
+    assert "after 3 failures in a row: one request at a time until one succeeds." in page
+
+
+def test_a_cap_above_the_projects_is_refused_with_the_field_message(project, hook):
+    answer = portal(project).form(
+        f"/portal/webhooks/{hook.id}/edit", new_webhook(max_in_flight="9")
+    )
+    assert answer.status_code == 400
+    assert "capped at 8" in text(answer)
+
+
 def test_disabling_and_enabling(project, hook):
     client = portal(project)
 

@@ -70,11 +70,12 @@ def test_a_change_of_webhook_health_costs_one_statement_more(receiver, hook):
     receiver.reply_with(500, 500, 200)
 
     _, first_failure = statements(lambda: deliver(first.id))  # the webhook starts failing
-    _, again = statements(lambda: deliver(second.id))  # already failing: nothing to record
+    # already failing: one statement counts the failure in a row (the circuit breaker's)
+    _, again = statements(lambda: deliver(second.id))
     Delivery.objects.filter(pk=first.pk).update(next_attempt_at=None)
     _, recovery = statements(lambda: deliver(first.id))  # it answers again
 
-    assert [len(first_failure), len(again), len(recovery)] == [3, 2, 3]
+    assert [len(first_failure), len(again), len(recovery)] == [3, 3, 3]
     assert Webhook.objects.get(pk=hook.pk).failing_since is None
     assert Delivery.objects.get(pk=second.pk).status == Status.PENDING  # a retry is scheduled
 
@@ -99,15 +100,16 @@ def test_a_lane_batch_is_two_statements_whatever_its_size(receiver, hook, count,
 
     sent_count, sent = statements(lambda: lanes.run_lane(hook.id))
 
-    # take the lane and claim the first; record it; claim the rest; record them; give it back
+    # take the lane and claim the first; record it; claim the rest; record them; give it back;
+    # then wake whoever waits for it
     assert sent_count == count + 1
-    assert len(sent) == 5, [q[:40] for q in sent]
+    assert len(sent) == 6, [q[:40] for q in sent]
     assert set(Delivery.objects.filter(webhook=hook).values_list("status", flat=True)) == {
         Status.SUCCEEDED
     }
 
 
-def test_a_wake_up_for_a_webhook_whose_lanes_are_all_held_is_one_statement(hook):
+def test_a_wake_up_for_a_webhook_whose_lanes_are_all_held_is_two_statements(hook):
     Webhook.objects.filter(pk=hook.pk).update(max_in_flight=1)
     lanes.run_lane(hook.id)  # makes the slot
     hook.lanes.update(expires_at=timezone.now() + timedelta(seconds=30))  # another worker's
@@ -115,7 +117,8 @@ def test_a_wake_up_for_a_webhook_whose_lanes_are_all_held_is_one_statement(hook)
 
     result, sent = statements(lambda: lanes.run_lane(hook.id))
 
-    assert (result, len(sent)) == (0, 1)
+    # join the waiting list, then look once more (a release may have missed it)
+    assert (result, len(sent)) == (0, 2)
 
 
 @pytest.mark.parametrize("hooks", [1, 50])

@@ -287,3 +287,93 @@ def test_a_webhook_that_fails_to_load_is_reported_not_raised(store, monkeypatch)
     assert len(batch.deliveries) == 1
     assert batch.webhook is None
     assert "could not be loaded: ValueError" in batch.load_error
+
+
+def test_a_project_gets_at_most_its_cap_of_lanes_across_its_webhooks(store, webhooks_settings):
+    # given a project cap of 3 and two webhooks of one project, each allowed 2 lanes
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=3)
+    first = WebhookFactory(max_in_flight=2)
+    second = WebhookFactory(project_id=first.project_id, max_in_flight=2)
+    other = WebhookFactory(max_in_flight=2)  # another project
+    for hook in (first, second, other):
+        due(hook, 3)
+    # when lanes are asked for four times in the project, then the fourth finds no slot
+    taken = [store.acquire(hook.id, uuid.uuid4(), 1) for hook in (first, first, second, second)]
+    assert [batch is not None for batch in taken] == [True, True, True, False]
+    # and another project is not affected
+    assert store.acquire(other.id, uuid.uuid4(), 1) is not None
+
+
+def test_a_webhook_held_back_waits_and_the_release_lets_it_in(store, webhooks_settings):
+    # given a project cap of 1, held by one webhook's lane, and another webhook with due work
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
+    holder = WebhookFactory()
+    waiting = WebhookFactory(project_id=holder.project_id)
+    idle = WebhookFactory(project_id=holder.project_id)  # nothing due: it does not wait
+    due(holder, 1)
+    due(waiting, 1)
+    token = uuid.uuid4()
+    assert store.acquire(holder.id, token, 1) is not None
+    assert store.acquire(waiting.id, uuid.uuid4(), 1) is None
+    assert store.acquire(idle.id, uuid.uuid4(), 1) is None
+    # when the holder gives its lane back, then the waiting webhook is the one to wake
+    store.release(holder.id, token)
+    assert store.waiters(holder.id) == [waiting.id]
+    assert store.waiters(holder.id) == []  # taken off the list
+    assert store.acquire(waiting.id, uuid.uuid4(), 1) is not None
+
+
+def test_a_release_lets_in_the_longest_waiting_webhook_of_the_project(store, webhooks_settings):
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
+    holder = WebhookFactory(max_in_flight=1)
+    first, second = WebhookFactory.create_batch(2, project_id=holder.project_id)
+    for hook in (holder, first, second):
+        due(hook, 2)
+    token = uuid.uuid4()
+    store.acquire(holder.id, token, 1)
+    assert store.acquire(holder.id, uuid.uuid4(), 1) is None  # its own lane is held: it waits
+    assert store.acquire(first.id, uuid.uuid4(), 1) is None
+    assert store.acquire(second.id, uuid.uuid4(), 1) is None
+    store.release(holder.id, token)
+    # itself (its own lane is free again) and the project's longest waiting other webhook
+    assert sorted(store.waiters(holder.id)) == sorted([holder.id, first.id])
+    assert store.waiters(holder.id) == [second.id]
+
+
+def test_claim_next_with_nothing_due_frees_the_project_slot(store, webhooks_settings):
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
+    hook = WebhookFactory()
+    sibling = WebhookFactory(project_id=hook.project_id)
+    due(hook, 1)
+    due(sibling, 1)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    assert store.claim_next(hook.id, token, 5).deliveries == []
+    assert store.acquire(sibling.id, uuid.uuid4(), 1) is not None
+
+
+def test_an_open_circuit_allows_one_lane_and_sheds_the_others(store):
+    # given a webhook of 3 lanes, two of them held
+    hook = WebhookFactory(max_in_flight=3)
+    due(hook, 6)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    store.acquire(hook.id, first, 1)
+    store.acquire(hook.id, second, 1)
+    # when its circuit opens
+    Webhook.objects.filter(pk=hook.pk).update(circuit_open_since=timezone.now())
+    # then no third lane is given, the second lane claims nothing more, the first goes on
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is None
+    assert store.claim_next(hook.id, second, 1).deliveries == []
+    assert len(store.claim_next(hook.id, first, 1).deliveries) == 1
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is None  # the second's lane isn't usable
+
+
+def test_claim_next_brings_the_webhook_as_it_is_now(store):
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 2)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    hook.url, hook.is_active = "https://moved.example.com/hook", False
+    hook.save()
+    batch = store.claim_next(hook.id, token, 5)
+    assert (batch.webhook.url, batch.webhook.is_active) == ("https://moved.example.com/hook", False)

@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # Endpoint lanes: attempts of one webhook in flight at once (a webhook's max_in_flight wins),
     # deliveries claimed per statement, and how long a lane keeps its thread before giving it back.
     "MAX_IN_FLIGHT_PER_WEBHOOK": 4,
+    # A project's attempts in flight at once across all its webhooks (a webhook's max_in_flight
+    # may not exceed it): keep it well under one worker pool, so one project never takes it all.
+    "MAX_IN_FLIGHT_PER_PROJECT": 8,
+    # The circuit breaker: a webhook whose automatic attempts failed (or timed out) this many
+    # times in a row sends over one lane only, until an attempt succeeds.
+    "CIRCUIT_BREAKER_FAILURES": 3,
     "BATCH_SIZE": 50,
     "LANE_TIME_SLICE_SECONDS": 1.0,
     # A delivery whose lease expires this many times with no attempt recorded (a worker killed on
@@ -40,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_SILENT_SECONDS": 5.0,
     # Retry timers: how often the scheduler moves the timers that are due to the wake-up queue.
     "TIMER_POLL_SECONDS": 0.1,
+    # Lane and claim statements wait for PostgreSQL's WAL flush, so a claim survives a database
+    # crash (no delivery in flight twice, caps kept). False saves one fsync per claim; a crash
+    # then undoes the claims of the WAL writer's last fraction of a second (docs/operations.md).
+    "DURABLE_CLAIMS": True,
     # The sweep: how often, how many webhooks it wakes per run, and how long a wake-up sent for a
     # webhook stands for later ones (at most one waits in the queue per webhook meanwhile).
     "DISPATCH_INTERVAL_SECONDS": 5.0,

@@ -54,6 +54,10 @@ class Webhook(models.Model):
     disabled_reason = models.TextField(blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
+    # The circuit breaker: automatic attempts failed in a row (reset by a success), and since
+    # when the webhook has been held to one lane for it (WEBHOOKS["CIRCUIT_BREAKER_FAILURES"]).
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_open_since = models.DateTimeField(null=True, blank=True)
     # Concurrent attempts at most (its lanes); None: WEBHOOKS["MAX_IN_FLIGHT_PER_WEBHOOK"].
     max_in_flight = models.PositiveSmallIntegerField(
         null=True,
@@ -316,6 +320,40 @@ class Lane(models.Model):
 
     def __str__(self) -> str:
         return f"lane {self.slot} of {self.webhook_id}"
+
+
+class ProjectSlot(models.Model):
+    """One of a project's MAX_IN_FLIGHT_PER_PROJECT sending slots, taken with a lane.
+
+    Held by the lane of the same token until expires_at, so it frees itself as a lane does.
+    """
+
+    project_id = models.UUIDField()
+    slot = models.PositiveSmallIntegerField()
+    token = models.UUIDField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "slot"], name="project_slot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.slot} of project {self.project_id}"
+
+
+class LaneWaiter(models.Model):
+    """A webhook with due work that found no free lane or project slot: a release wakes it."""
+
+    webhook = models.OneToOneField(Webhook, on_delete=models.CASCADE, primary_key=True)
+    project_id = models.UUIDField()
+    since = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project_id", "since"], name="lane_waiter_project")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} waiting since {self.since}"
 
 
 class ApiKey(models.Model):

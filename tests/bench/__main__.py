@@ -29,7 +29,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["sql", "throughput", "api", "noisy", "backlog", "pings"],
+        choices=["sql", "throughput", "api", "noisy", "hostile-project", "backlog", "pings"],
         help="run only these scenario groups",
     )
     parser.add_argument(
@@ -81,7 +81,15 @@ def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
     from tests.bench.harness import Bench
 
     bench = Bench(topology)
-    groups = args.only or ["sql", "throughput", "api", "noisy", "backlog", "pings"]
+    groups = args.only or [
+        "sql",
+        "throughput",
+        "api",
+        "noisy",
+        "hostile-project",
+        "backlog",
+        "pings",
+    ]
     _progress("warming up")
     bench.receiver.reset()
     warm = bench.project(1, path="/warm-up")
@@ -104,6 +112,11 @@ def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
 
         _progress("test-ping flood: pings to hung endpoints, another client emitting and reading")
         rows += pings.scenarios(bench)
+    if "hostile-project" in groups:
+        from tests.bench import hostile_project
+
+        _progress("hostile project: 8 hung webhooks at their most lanes, another project emitting")
+        rows += hostile_project.scenarios(bench)
     supervisor = topology.processes["worker"].pid
     if "backlog" in groups:
         _progress(f"backlog drain of {args.backlog:,}")

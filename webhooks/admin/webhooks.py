@@ -2,6 +2,7 @@
 
 import time
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -30,6 +31,20 @@ from webhooks.services.redelivery import RecoverWindowInvalid, RedeliveryRefused
 MAX_TESTS_PER_ACTION = 10  # each test ping waits for the endpoint, up to the delivery timeout
 
 
+class WebhookAdminForm(forms.ModelForm):
+    """The change page's one editable field, checked against the project's cap as the API does."""
+
+    def clean_max_in_flight(self):
+        value = self.cleaned_data["max_in_flight"]
+        cap = app_settings.MAX_IN_FLIGHT_PER_PROJECT
+        if value is not None and value > cap:
+            raise forms.ValidationError(
+                f"At most {cap}: a project's attempts in flight at once are capped at {cap} "
+                "(MAX_IN_FLIGHT_PER_PROJECT)."
+            )
+        return value
+
+
 class FailingFilter(admin.SimpleListFilter):
     title = "failing"
     parameter_name = "failing"
@@ -51,6 +66,7 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
         "destination",
         "state",
         "secret_state",
+        "circuit",
         "last_delivery_status",
         "created",
     ]
@@ -72,12 +88,14 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
         "disabled_reason",
         "disabled_at",
         "failing_since",
+        "circuit",
         "deleted_at",
         "created_at",
         "updated_at",
     ]
     # Only the in-flight cap is edited here; everything else goes through the API's checks.
     readonly_fields = [name for name in fields if name != "max_in_flight"]
+    form = WebhookAdminForm
     actions = ["send_test", "enable", "disable", "rotate_secret", "recover"]
 
     def get_queryset(self, request):
@@ -113,6 +131,13 @@ class WebhookAdmin(WebhookButtons, admin.ModelAdmin):
             since = date_format(localtime(webhook.failing_since), "DATETIME_FORMAT")
             return display.badge("failing", f"failing since {since}")
         return display.badge("active")
+
+    @admin.display(description="circuit breaker", ordering="circuit_open_since")
+    def circuit(self, webhook):
+        if webhook.circuit_open_since is None:
+            return f"closed ({webhook.consecutive_failures} failures in a row)"
+        since = f"{webhook.circuit_open_since:%Y-%m-%d %H:%M:%S} UTC"
+        return f"open since {since}: one lane ({webhook.consecutive_failures} failures in a row)"
 
     @admin.display(description="URL")
     def destination(self, webhook):

@@ -1,6 +1,6 @@
 """System checks, each with a stable id and a hint: importing this package registers them.
 
-settings (E001-E010), retention (E040-E041), keys (E050/W050, database), observability
+settings (E001-E012), retention (E040-E041), keys (E050/W050, database), observability
 (E060-E064), metrics (W060, also at startup), portal (E070-E072), pings (E080-E081),
 liveness (E082-E083), deploy (W001-W003).
 """

@@ -1,4 +1,4 @@
-"""The WEBHOOKS settings the service can't run with: E001-E010 (E040s, E070s, E080s elsewhere)."""
+"""The WEBHOOKS settings the service can't run with: E001-E012 (E040s, E070s, E080s elsewhere)."""
 
 from django.conf import settings
 from django.core.checks import Tags, register
@@ -29,6 +29,8 @@ POSITIVE_INTEGERS = [
     "DISPATCH_BATCH_SIZE",
     "BATCH_SIZE",
     "MAX_IN_FLIGHT_PER_WEBHOOK",
+    "MAX_IN_FLIGHT_PER_PROJECT",
+    "CIRCUIT_BREAKER_FAILURES",
     "MAX_LEASE_EXPIRIES",
     "RETENTION_DAYS",
     "DISABLE_AFTER_FAILING_DAYS",
@@ -42,7 +44,7 @@ POSITIVE_INTEGERS = [
     "DNS_LOOKUPS_PER_WEBHOOK",
     "DNS_MAX_LOOKUPS_IN_FLIGHT",
 ]
-BOOLEANS = ["ALLOW_PRIVATE_DESTINATIONS"]
+BOOLEANS = ["ALLOW_PRIVATE_DESTINATIONS", "DURABLE_CLAIMS"]
 
 
 @register(Tags.compatibility)
@@ -171,6 +173,17 @@ def _check_lease() -> list:
                 "webhooks.E010",
                 f"WEBHOOKS['MAX_IN_FLIGHT_PER_WEBHOOK'] must be at most {MAX_IN_FLIGHT_LIMIT}.",
                 f"Got {in_flight}; the default is {DEFAULTS['MAX_IN_FLIGHT_PER_WEBHOOK']}.",
+            )
+        )
+    project = app_settings.MAX_IN_FLIGHT_PER_PROJECT
+    if isinstance(in_flight, int) and isinstance(project, int) and in_flight > project:
+        errors.append(
+            _error(
+                "webhooks.E012",
+                "WEBHOOKS['MAX_IN_FLIGHT_PER_WEBHOOK'] must not exceed "
+                "WEBHOOKS['MAX_IN_FLIGHT_PER_PROJECT'].",
+                f"A project's attempts in flight are capped at {project}; no webhook of it "
+                "can use more lanes than that.",
             )
         )
     return errors

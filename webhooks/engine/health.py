@@ -1,8 +1,11 @@
-"""A webhook's health from its automatic attempts: the failing clock, and disabling."""
+"""A webhook's health from its automatic attempts: the failing clock, disabling, and the
+circuit breaker (one lane only after CIRCUIT_BREAKER_FAILURES failures in a row)."""
 
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+
+from django.db.models import Case, F, Value, When
 
 from webhooks import retry
 from webhooks.conf import app_settings
@@ -12,10 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 def apply(webhook: Webhook, decisions: Iterable[retry.Decision], now: datetime) -> dict:
-    """Clear failing_since after a success, set it at a first failure, disable when due.
+    """Clear failing_since after a success, set it at a first failure, disable when due; count
+    failures in a row for the circuit breaker, and close it after a success.
 
-    decisions are a batch's, in the order sent; at most one UPDATE, and none when the health
-    does not change. Return the changes written when the webhook started failing or was
+    decisions are a batch's, in the order sent; one UPDATE after a failure (two when a
+    concurrent lane started the failing clock first), none after a success that changes
+    nothing. Return the changes written when the webhook started failing or was
     disabled (failing_since; is_active, disabled_reason, disabled_at), else {}.
     """
     decisions = list(decisions)
@@ -23,22 +28,27 @@ def apply(webhook: Webhook, decisions: Iterable[retry.Decision], now: datetime) 
         return {}
     last = decisions[-1]
     if last.result == retry.SUCCEEDED:
-        if webhook.failing_since is not None:
-            Webhook.objects.filter(pk=webhook.pk).update(failing_since=None, updated_at=now)
-            webhook.failing_since = None
+        healthy = {"failing_since": None, "consecutive_failures": 0, "circuit_open_since": None}
+        if any(getattr(webhook, name) != value for name, value in healthy.items()):
+            Webhook.objects.filter(pk=webhook.pk).update(**healthy, updated_at=now)
+            for name, value in healthy.items():
+                setattr(webhook, name, value)
         return {}
+    counted = _failure_count(decisions, now)
     changes = {} if webhook.failing_since else {"failing_since": now}
     reason = next((d.disable_reason for d in decisions if d.disable_reason), "")
     reason = reason or _auto_disable_reason(webhook, decisions, now)
     if reason:
         changes |= {"is_active": False, "disabled_reason": reason, "disabled_at": now}
         logger.warning("webhook %s disabled: %s", webhook.pk, reason)
+    rows = Webhook.objects.filter(pk=webhook.pk)
     if not changes:
+        rows.update(**counted)
         return {}
     # Conditional, so concurrent lanes keep the earliest failing_since and disable once.
-    rows = Webhook.objects.filter(pk=webhook.pk)
-    rows = rows.filter(is_active=True) if reason else rows.filter(failing_since__isnull=True)
-    if not rows.update(**changes, updated_at=now):
+    started = rows.filter(is_active=True) if reason else rows.filter(failing_since__isnull=True)
+    if not started.update(**changes, **counted, updated_at=now):
+        rows.update(**counted)
         return {}
     webhook.failing_since = webhook.failing_since or now
     return changes
@@ -52,3 +62,28 @@ def _auto_disable_reason(webhook: Webhook, decisions: list[retry.Decision], now:
     if since > now - timedelta(days=days):
         return ""
     return f"no successful delivery for {days} days (failing since {since:%Y-%m-%d %H:%M} UTC)"
+
+
+def _failure_count(decisions: list[retry.Decision], now: datetime) -> dict:
+    """Return the update that counts the failures since the last success, and opens the
+    circuit at CIRCUIT_BREAKER_FAILURES of them."""
+    trailing = 0
+    for decision in reversed(decisions):
+        if decision.result == retry.SUCCEEDED:
+            break
+        trailing += 1
+    threshold = app_settings.CIRCUIT_BREAKER_FAILURES
+    if trailing < len(decisions):  # a success earlier in the batch closed it: count again
+        return {
+            "consecutive_failures": trailing,
+            "circuit_open_since": now if trailing >= threshold else None,
+        }
+    # Concurrent lanes add up; the first to reach the threshold opens the circuit.
+    return {
+        "consecutive_failures": F("consecutive_failures") + trailing,
+        "circuit_open_since": Case(
+            When(circuit_open_since__isnull=False, then=F("circuit_open_since")),
+            When(consecutive_failures__gte=threshold - trailing, then=Value(now)),
+            default=None,
+        ),
+    }

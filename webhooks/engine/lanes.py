@@ -38,27 +38,41 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
     # One first: a lone delivery goes out at once, and the time it takes sizes the next batch.
     batch = store.acquire(webhook_id, token, 1)
     if batch is None:
-        return 0  # every lane is held: their holders send this work
+        return 0  # every lane (or project slot) is held: a release wakes the webhook again
     if not batch.deliveries:
-        store.release(webhook_id, token)
+        _give_back(store, webhook_id, token)
         return 0
-    webhook, load_error, sent = batch.webhook, batch.load_error, 0
+    sent = 0
     while batch.deliveries:
         sending = time.monotonic()
-        records = _send_batch(batch, webhook, load_error, slice_ends)
+        records = _send_batch(batch, slice_ends)
         per_delivery = (time.monotonic() - sending) / len(records)
-        _finish(store, batch, webhook, records)
+        _finish(store, batch, batch.webhook, records)
         sent += sum(r.attempt is not None for r in records)
         if time.monotonic() >= slice_ends:
             # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
-            store.release(webhook_id, token)
-            wakeups.wake([webhook_id])
+            _give_back(store, webhook_id, token, again=True)
             return sent
         limit = _batch_size(per_delivery, slice_ends)
+        # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
         batch = store.claim_next(webhook_id, token, limit)
         if len(batch.deliveries) == limit:
             wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
-    return sent  # nothing more was due: claim_next gave the lane back
+    _wake_waiters(store, webhook_id)  # nothing more was due: claim_next gave the lane back
+    return sent
+
+
+def _give_back(store: Store, webhook_id: uuid.UUID, token: uuid.UUID, again=False) -> None:
+    """Give the lane back; wake the webhooks waiting for it (and this one again, if asked)."""
+    store.release(webhook_id, token)
+    _wake_waiters(store, webhook_id, [webhook_id] if again else [])
+
+
+def _wake_waiters(store: Store, webhook_id: uuid.UUID, also: list | None = None) -> None:
+    """Wake the webhooks the lane just given back lets in (after the release: none is missed)."""
+    ids = [*(also or []), *store.waiters(webhook_id)]
+    if ids:
+        wakeups.wake(list(dict.fromkeys(ids)))
 
 
 def _record(store: Store, records: list[Record]) -> set[uuid.UUID]:
@@ -83,9 +97,7 @@ def _batch_size(per_delivery: float, slice_ends: float) -> int:
     return max(1, min(app_settings.BATCH_SIZE, int(left / max(per_delivery, 0.0005))))
 
 
-def _send_batch(
-    batch: Batch, webhook: Webhook | None, load_error: str, slice_ends: float
-) -> list[Record]:
+def _send_batch(batch: Batch, slice_ends: float) -> list[Record]:
     """Attempt the batch's deliveries in order; give back those the time slice leaves over."""
     records = []
     lease_ends = batch.clock.started + app_settings.LEASE_SECONDS - _LEASE_MARGIN_SECONDS
@@ -96,7 +108,7 @@ def _send_batch(
         if records and out_of_time:
             records.append(sender.unsent(delivery))
             continue
-        records.append(sender.attempt(delivery, webhook, load_error, batch.clock))
+        records.append(sender.attempt(delivery, batch.webhook, batch.load_error, batch.clock))
     return records
 
 

@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 from webhooks.conf import app_settings
 from webhooks.engine import liveness
 from webhooks.engine.store import Batch, Clock, Record, Subscription, log_deleted
-from webhooks.models import Delivery, Event, Lane, Webhook
+from webhooks.models import Delivery, Event, Lane, LaneWaiter, ProjectSlot, Webhook
 
 Status = Delivery.Status
 # With milliseconds: SQLite's CURRENT_TIMESTAMP has whole seconds only.
@@ -38,33 +38,63 @@ def _lease(now):
     return now + timedelta(seconds=app_settings.LEASE_SECONDS)
 
 
+def _free(slots, cap: int, now) -> int | None:
+    """Return the lowest of slots 0..cap-1 whose lease is over (or not yet made), or None."""
+    held = set(slots.filter(expires_at__gt=now).values_list("slot", flat=True))
+    return next((slot for slot in range(cap) if slot not in held), None)
+
+
 class OrmStore:
     """The Store through the ORM (see engine/store.py for the contract)."""
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
-        now = _now()
-        with transaction.atomic():
-            cap = (
-                Webhook.objects.filter(pk=webhook_id)
-                .values_list("max_in_flight", flat=True)
-                .first()
-            ) or app_settings.MAX_IN_FLIGHT_PER_WEBHOOK
-            held = set(
-                Lane.objects.filter(webhook_id=webhook_id, expires_at__gt=now).values_list(
-                    "slot", flat=True
+        # Held: the webhook waits in the list now (if it has due work); look once more, in a
+        # transaction that sees every release that did not see it waiting.
+        for _ in range(2):
+            now = _now()
+            with transaction.atomic():
+                batch = self._take(webhook_id, token, limit, now)
+            if batch is not None:
+                return self._with_webhook(batch)
+        return None
+
+    def _take(self, webhook_id, token, limit: int, now) -> Batch | None:
+        webhook = (
+            Webhook.objects.filter(pk=webhook_id)
+            .values("project_id", "max_in_flight", "circuit_open_since")
+            .first()
+        )
+        if webhook is None:
+            return None
+        lanes = webhook["max_in_flight"] or app_settings.MAX_IN_FLIGHT_PER_WEBHOOK
+        if webhook["circuit_open_since"] is not None:
+            lanes = 1
+        project = webhook["project_id"]
+        free = _free(Lane.objects.filter(webhook_id=webhook_id), lanes, now)
+        free_slot = _free(
+            ProjectSlot.objects.filter(project_id=project),
+            app_settings.MAX_IN_FLIGHT_PER_PROJECT,
+            now,
+        )
+        if free is None or free_slot is None:
+            due = Delivery.objects.filter(
+                webhook_id=webhook_id, status=Status.PENDING, next_attempt_at__lte=now
+            )
+            if due.exists():
+                LaneWaiter.objects.get_or_create(
+                    webhook_id=webhook_id, defaults={"project_id": project, "since": now}
                 )
+            return None
+        for rows, slot, key, holder in (
+            (Lane.objects, free, {"webhook_id": webhook_id}, {"held_by": liveness.worker_id()}),
+            (ProjectSlot.objects, free_slot, {"project_id": project}, {}),
+        ):
+            row, _ = rows.get_or_create(
+                **key, slot=slot, defaults={"token": token, "expires_at": now}
             )
-            free = next((slot for slot in range(cap) if slot not in held), None)
-            if free is None or not Webhook.objects.filter(pk=webhook_id).exists():
-                return None
-            lane, _ = Lane.objects.get_or_create(
-                webhook_id=webhook_id, slot=free, defaults={"token": token, "expires_at": now}
-            )
-            Lane.objects.filter(pk=lane.pk).update(
-                token=token, expires_at=_lease(now), held_by=liveness.worker_id()
-            )
-            batch = self._claim(webhook_id, limit, now)
-        return self._with_webhook(batch)
+            rows.filter(pk=row.pk).update(token=token, expires_at=_lease(now), **holder)
+        LaneWaiter.objects.filter(webhook_id=webhook_id).delete()
+        return self._claim(webhook_id, limit, now)
 
     def _claim(self, webhook_id, limit: int, now, **only) -> Batch:
         due = Delivery.objects.filter(
@@ -92,15 +122,41 @@ class OrmStore:
     def claim_next(self, webhook_id, token, limit: int) -> Batch:
         now = _now()
         with transaction.atomic():
-            lane = Lane.objects.filter(webhook_id=webhook_id, token=token, expires_at__gt=now)
-            if not lane.exists():
-                return Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
-            batch = self._claim(webhook_id, limit, now)
-            lane.update(expires_at=_lease(now) if batch.deliveries else now)
-        return batch
+            webhook = Webhook.objects.filter(pk=webhook_id).values(
+                "max_in_flight", "circuit_open_since"
+            )
+            lanes = 1
+            if webhook and webhook[0]["circuit_open_since"] is None:
+                lanes = webhook[0]["max_in_flight"] or app_settings.MAX_IN_FLIGHT_PER_WEBHOOK
+            lane = Lane.objects.filter(webhook_id=webhook_id, token=token)
+            if not lane.filter(expires_at__gt=now, slot__lt=lanes).exists():
+                batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
+            else:
+                batch = self._claim(webhook_id, limit, now)
+            expires_at = _lease(now) if batch.deliveries else now
+            lane.update(expires_at=expires_at)
+            ProjectSlot.objects.filter(token=token).update(expires_at=expires_at)
+        # The webhook as it is now: each batch goes out with its current URL, secret and state.
+        return self._with_webhook(batch) if batch.deliveries else batch
 
     def release(self, webhook_id, token) -> None:
-        Lane.objects.filter(webhook_id=webhook_id, token=token).update(expires_at=Now())
+        now = _now()
+        with transaction.atomic():
+            Lane.objects.filter(webhook_id=webhook_id, token=token).update(expires_at=now)
+            ProjectSlot.objects.filter(token=token).update(expires_at=now)
+
+    def waiters(self, webhook_id) -> list[uuid.UUID]:
+        with transaction.atomic():
+            project = Webhook.objects.filter(pk=webhook_id).values_list("project_id", flat=True)
+            others = LaneWaiter.objects.filter(project_id__in=project).exclude(
+                webhook_id=webhook_id
+            )
+            ids = [webhook_id, *others.order_by("since").values_list("webhook_id", flat=True)[:1]]
+            found = list(
+                LaneWaiter.objects.filter(webhook_id__in=ids).values_list("webhook_id", flat=True)
+            )
+            LaneWaiter.objects.filter(webhook_id__in=found).delete()
+        return found
 
     def claim_one(self, delivery_id, trigger: str | None) -> Batch | None:
         now = _now()

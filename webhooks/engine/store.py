@@ -73,16 +73,25 @@ class Record:
 
 class Store(Protocol):
     def acquire(self, webhook_id: uuid.UUID, token: uuid.UUID, limit: int) -> Batch | None:
-        """Take a free lane of the webhook and claim its next due deliveries in one go.
+        """Take a free lane of the webhook and a free slot of its project, and claim its next
+        due deliveries, in one go.
 
-        Return None when every lane is held (the holders will find the work).
+        Return None when every lane or every project slot is held; the webhook, if it has due
+        work, then waits in the waiting list, and it looks once more after it began to wait.
         """
 
     def claim_next(self, webhook_id: uuid.UUID, token: uuid.UUID, limit: int) -> Batch:
-        """Claim the lane's next due deliveries; with none due, release the lane."""
+        """Claim the lane's next due deliveries, with the webhook as it is now; with none due
+        (or the lane no longer allowed: its circuit opened), release the lane and its slot."""
 
     def release(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:
-        """Give the lane back."""
+        """Give the lane and its project slot back."""
+
+    def waiters(self, webhook_id: uuid.UUID) -> list[uuid.UUID]:
+        """Take off the waiting list (and return) the webhooks a release of webhook_id's lane
+        lets in: itself, and its project's longest waiting other webhook. Call it after the
+        release, in a statement of its own, so a webhook that began to wait meanwhile is seen.
+        """
 
     def claim_one(self, delivery_id: uuid.UUID, trigger: str | None) -> Batch | None:
         """Claim one pending, due delivery outside any lane (test pings, direct calls)."""

@@ -30,7 +30,7 @@ from django.db.models.functions import Now
 
 from webhooks.conf import app_settings
 from webhooks.engine import signals, wakeups
-from webhooks.models import Delivery, Lane, Webhook, Worker
+from webhooks.models import Delivery, Lane, ProjectSlot, Webhook, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,12 @@ def end_silent_workers() -> int:
         return 0
     with transaction.atomic():
         ended = _end_leases(Q(locked_by__in=silent))
-        lanes = Lane.objects.filter(held_by__in=silent, expires_at__gt=Now()).update(
+        held = Lane.objects.filter(held_by__in=silent, expires_at__gt=Now())
+        # A project slot is held with its lane's token: it frees with the lane.
+        ProjectSlot.objects.filter(token__in=list(held.values_list("token", flat=True))).update(
             expires_at=Now()
         )
+        lanes = held.update(expires_at=Now())
         Worker.objects.filter(id__in=silent, beat_at__lt=silent_since).delete()
     # A worker stopped by SIGTERM held nothing by then: only a death that left work matters.
     log = logger.warning if ended or lanes else logger.info

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("webhooks", "0007_attempt_trigger"),
+        ("webhooks", "0008_project_slots"),
     ]
 
     operations = [

@@ -76,6 +76,11 @@ def _database_metrics() -> Iterator[Metric]:
         live.filter(is_active=False).count(),
     )
     yield _gauge(
+        "webhooks_circuit_open_webhooks",
+        "Active webhooks whose circuit breaker is open: held to one lane after failures in a row.",
+        live.filter(is_active=True, circuit_open_since__isnull=False).count(),
+    )
+    yield _gauge(
         "webhooks_lanes_saturated",
         "Webhooks whose lanes are all taken (at their max_in_flight).",
         lanes.saturated_webhooks(),

@@ -71,8 +71,8 @@ class WebhookForm(forms.Form):
         required=False,
         min_value=1,
         max_value=MAX_IN_FLIGHT_LIMIT,
-        help_text=f"At most this many requests to the endpoint at once (1-{MAX_IN_FLIGHT_LIMIT}). "
-        "Empty: the service's default (4).",
+        help_text="At most this many requests to the endpoint at once (1 up to the project's cap, "
+        "8 by default). Empty: the service's default (4).",
     )
 
     def __init__(self, *args, webhook: Webhook | None = None, **kwargs) -> None:

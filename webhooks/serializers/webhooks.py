@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks import signing, validators, wire
+from webhooks.conf import app_settings
 from webhooks.fields import is_undecryptable
 from webhooks.models import MAX_IN_FLIGHT_LIMIT, Webhook
 from webhooks.serializers import (
@@ -103,8 +104,20 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         max_value=MAX_IN_FLIGHT_LIMIT,
         required=False,
         allow_null=True,
-        help_text="Attempts of this webhook in flight at once, at most (1-32); null: the "
-        "service's default (4). Lower it for an endpoint that can't take several requests at once.",
+        help_text="Attempts of this webhook in flight at once, at most (1 up to the project's "
+        "cap, WEBHOOKS['MAX_IN_FLIGHT_PER_PROJECT'], 8 by default); null: the service's default "
+        "(4). Lower it for an endpoint that can't take several requests at once.",
+    )
+    consecutive_failures = serializers.IntegerField(
+        read_only=True,
+        help_text="Automatic attempts that failed or timed out in a row (0 after a success).",
+    )
+    circuit_open_since = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Set while the circuit breaker holds the webhook to one attempt at a time "
+        "(after WEBHOOKS['CIRCUIT_BREAKER_FAILURES'] failures in a row, 3 by default); null "
+        "again after an attempt succeeds.",
     )
     signature_schemes = SignatureSchemesField(required=False)
     public_key = serializers.SerializerMethodField(
@@ -135,6 +148,8 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "undecryptable_fields",
             "disabled_reason",
             "disabled_at",
+            "consecutive_failures",
+            "circuit_open_since",
             "created_at",
             "updated_at",
         ]
@@ -153,6 +168,15 @@ class WebhookSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     def validate_url(self, value: str) -> str:
         return validators.clean_url(value)
+
+    def validate_max_in_flight(self, value: int | None) -> int | None:
+        cap = app_settings.MAX_IN_FLIGHT_PER_PROJECT
+        if value is not None and value > cap:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {cap}: a project's attempts in "
+                f"flight at once, across all its webhooks, are capped at {cap}."
+            )
+        return value
 
     def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
         # Credential values are shown redacted; the placeholder sent back means "keep it".

@@ -110,10 +110,14 @@ def update_webhook(webhook: Webhook, **changes) -> Webhook:
 def _set_active(webhook: Webhook, active: bool) -> set[str]:
     webhook.is_active = active
     if active:
-        # A fresh start: the failing-for-days clock restarts too.
+        # A fresh start: the failing-for-days clock restarts too, and the circuit closes.
         webhook.disabled_at, webhook.disabled_reason, webhook.failing_since = None, "", None
-    else:
-        webhook.disabled_at, webhook.disabled_reason = timezone.now(), DISABLED_BY_USER
+        webhook.consecutive_failures, webhook.circuit_open_since = 0, None
+        return {"is_active", "disabled_at", "disabled_reason", "failing_since"} | {
+            "consecutive_failures",
+            "circuit_open_since",
+        }
+    webhook.disabled_at, webhook.disabled_reason = timezone.now(), DISABLED_BY_USER
     return {"is_active", "disabled_at", "disabled_reason", "failing_since"}
 
 
