@@ -204,7 +204,7 @@ def test_the_lanes_gauge_counts_webhooks_whose_lanes_are_all_taken():
     from django.utils import timezone
 
     from tests.factories import WebhookFactory
-    from webhooks.models import Lane
+    from webhooks.models import Lane, Webhook
 
     soon = timezone.now() + timedelta(seconds=30)
     full, half, free = WebhookFactory(max_in_flight=2), WebhookFactory(), WebhookFactory()
@@ -213,6 +213,8 @@ def test_the_lanes_gauge_counts_webhooks_whose_lanes_are_all_taken():
     Lane.objects.create(webhook=half, slot=0, token=half.id, expires_at=soon)  # 1 of 4 taken
     Lane.objects.create(webhook=free, slot=0, token=free.id, expires_at=timezone.now())  # ended
     assert scrape()[("webhooks_lanes_saturated", ())] == 1
+    Webhook.objects.filter(pk=half.pk).update(circuit_open_since=timezone.now())  # one lane now
+    assert scrape()[("webhooks_lanes_saturated", ())] == 2
 
 
 def test_the_circuit_gauge_counts_active_webhooks_held_to_one_lane():

@@ -48,13 +48,18 @@ def engines(private_redis, tmp_path, settings):
         engine.stop()
 
 
-def hostile_project(url: str, deploys: int) -> uuid.UUID:
-    """A project of 8 webhooks at url, each at the most lanes allowed, and deploys events."""
+def hostile_project(url: str, deploys: int, hung: HostileServer) -> uuid.UUID:
+    """A project of 8 webhooks at url, each at the most lanes allowed, and deploys events: one,
+    and once the workers send it, the others at 20 per second (each wakes every webhook again:
+    more lanes asked for all along)."""
     project = uuid.uuid4()
     for _ in range(8):
         WebhookFactory(project_id=project, url=url, max_in_flight=PROJECT_CAP)
-    for _ in range(deploys):
+    emit_webhook_event(project, "config.deployed", DATA)
+    wait_for(lambda: hung.requests >= 1, 30, "the workers to start sending")
+    for _ in range(deploys - 1):
         emit_webhook_event(project, "config.deployed", DATA)
+        time.sleep(0.05)
     return project
 
 
@@ -67,7 +72,7 @@ def test_a_project_of_hung_webhooks_leaves_another_project_its_latency(engines, 
         engine = engines("procfile")
         engine.start_worker(*procfile_command("worker"))
         engine.start_scheduler()
-        hostile_project(hung.url, 40)
+        hostile_project(hung.url, 40, hung)
         wait_for(lambda: hung.in_flight >= 4, 20, "project A's requests to hang")
 
         # when project B emits 20 events at 5 per second to a healthy endpoint
@@ -103,7 +108,7 @@ def test_the_project_cap_holds_across_two_machines(engines):
                 *("--max-prefetch=0", "--wait-tasks-timeout=5"),
             )
         # when one project's 8 hung webhooks, at 8 lanes each, have 40 deploys to send
-        hostile_project(hung.url, 40)
+        hostile_project(hung.url, 40, hung)
         # then its attempts in flight reach the cap, which takes both machines, and never pass it
         wait_for(lambda: hung.max_in_flight >= PROJECT_CAP, 30, "the project's cap to be reached")
         deadline = time.monotonic() + 6  # three more rounds of the 2 s deadline

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import Count, F, Value
+from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
@@ -187,7 +187,13 @@ def saturated_webhooks() -> int:
         .values("webhook")
         .annotate(
             held=Count("id"),
-            cap=Coalesce("webhook__max_in_flight", Value(app_settings.MAX_IN_FLIGHT_PER_WEBHOOK)),
+            cap=Case(  # one lane while the circuit breaker is open
+                When(webhook__circuit_open_since__isnull=False, then=Value(1)),
+                default=Coalesce(
+                    "webhook__max_in_flight", Value(app_settings.MAX_IN_FLIGHT_PER_WEBHOOK)
+                ),
+                output_field=IntegerField(),
+            ),
         )
         .filter(held__gte=F("cap"))
     )
