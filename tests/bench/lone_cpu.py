@@ -2,11 +2,11 @@
 
 Creates the database wh_bench_lone on DATABASE_URL's server (dropped at the end) and starts the
 benchmark receiver; then, one at a time, emits an event to one webhook and runs a lane for it in
-this thread, as a worker does when a wake-up arrives: take the lane and claim, send, record, find
-nothing more and give the lane back. Reported per delivery: this thread's CPU in the emit and in
-the lane, and the CPU of this process's PostgreSQL session (from /proc) during each, so the
-numbers hold on a busy machine. The wake-up through Redis is left out. `--profile` prints where
-the lane's CPU went instead.
+this thread, as the lane task does when a wake-up arrives (close_old_connections() around it):
+take the lane and claim, send, record, find nothing more and give the lane back. Reported per
+delivery: this thread's CPU in the emit and in the lane, and the CPU of this process's
+PostgreSQL session (from /proc) during each, so the numbers hold on a busy machine. The wake-up
+through Redis is left out. `--profile` prints where the lane's CPU went instead.
 """
 
 import argparse
@@ -57,7 +57,7 @@ def _session_ticks(pid: int) -> int:
 
 
 def _run(events: int, runs: int, port: int, profile: bool) -> None:
-    from django.db import connection
+    from django.db import close_old_connections, connection
 
     from webhooks.engine import lanes, wakeups
     from webhooks.events import EVENT_TYPES
@@ -70,11 +70,14 @@ def _run(events: int, runs: int, port: int, profile: bool) -> None:
     data = EVENT_TYPES["config.deployed"].example
 
     def one(spent: dict[str, float]) -> None:
+        connection.ensure_connection()  # replaced after CONN_MAX_AGE, as in a worker
         pid = connection.connection.info.backend_pid
         cpu, ticks = time.thread_time(), _session_ticks(pid)
         emit_webhook_event(project, "config.deployed", data)
         cpu_emit, ticks_emit = time.thread_time(), _session_ticks(pid)
+        close_old_connections()  # as the lane task does around each lane
         assert lanes.run_lane(webhook.id) == 1
+        close_old_connections()
         cpu_lane, ticks_lane = time.thread_time(), _session_ticks(pid)
         spent["emit"] += cpu_emit - cpu
         spent["lane"] += cpu_lane - cpu_emit

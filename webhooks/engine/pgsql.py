@@ -1,12 +1,15 @@
 """What the PostgreSQL store's statements share: quoted names, rows as models, the cursor."""
 
+import logging
 import sys
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
 
 from webhooks.conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 
 def table(model: type[Model]) -> str:
@@ -56,9 +59,8 @@ def server_bound_cursor():
     Django's cursors bind values into the statement's text in Python (client-side binding);
     a batch's arrays cost more to quote that way than to send apart. Wrapped as
     connection.cursor() wraps its own, so query logging and execute wrappers see these
-    statements too.
+    statements too. No health check first: run() retries instead.
     """
-    connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django's default: psycopg would prepare nothing at all
@@ -71,8 +73,37 @@ def server_bound_cursor():
     return connection.make_cursor(cursor)
 
 
+def _unchecked() -> bool:
+    """Say whether Django would health-check the connection first, and mark it checked."""
+    due = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+    )
+    connection.health_check_done = True
+    return due
+
+
 def run(statement: str, params) -> list:
-    """Execute statement with server-side bound params; return its rows (none for a write)."""
+    """Execute statement with server-side bound params; return its rows (none for a write).
+
+    Django's health check (CONN_HEALTH_CHECKS) sends a SELECT 1 before the first statement of
+    each task: a round trip per lone delivery. The engine's statement is the check instead: on
+    a connection that died while idle (a database restart, a terminated session) it fails
+    without having run, and runs again once on a new connection. Outside a transaction only.
+    """
+    unchecked = _unchecked()
+    try:
+        return _execute(statement, params)
+    except (OperationalError, InterfaceError):
+        if not unchecked or connection.in_atomic_block:
+            raise
+        logger.warning("the database connection was lost while idle; connecting again")
+        connection.close()
+        return _execute(statement, params)
+
+
+def _execute(statement: str, params) -> list:
     with server_bound_cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description else []

@@ -1,12 +1,15 @@
-"""The engine's statements are prepared on their connection, so PostgreSQL plans each once and
-not at every lone delivery; WEBHOOKS["PREPARED_STATEMENTS"] = False (a pooler that can't keep
-them) sends them unprepared. A lone delivery is three statements and no health check."""
+"""The engine's statements on PostgreSQL: prepared on their connection, so PostgreSQL plans each
+once and not at every lone delivery (WEBHOOKS["PREPARED_STATEMENTS"] = False, for a pooler that
+can't keep them, sends them unprepared); a lone delivery is three statements, with no health
+check round trip before them, and a connection that died while idle is replaced."""
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import wait_for
 from webhooks.engine import lanes
 from webhooks.models import Delivery
 
@@ -75,3 +78,45 @@ def test_the_setting_must_be_a_boolean(webhooks_settings):
 
     errors = [e for e in check_webhooks_settings() if "PREPARED_STATEMENTS" in e.msg]
     assert [e.id for e in errors] == ["webhooks.E005"]
+
+
+def test_a_lane_task_sends_no_health_check_before_its_statements(receiver, monkeypatch):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False  # as close_old_connections() leaves it between tasks
+
+    assert lanes.run_lane(hook.id) == 1
+
+    assert checks == []
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_while_idle_is_replaced(receiver):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    dsn = f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']}"
+    with psycopg.connect(dsn, dbname="postgres", autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        wait_for(
+            lambda: (
+                not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            ),
+            timeout=10,
+            what="the session to end",
+        )
+    connection.health_check_done = False  # a new task
+
+    # the lane's first statement fails, and runs again on a new connection
+    assert lanes.run_lane(hook.id) == 1
+
+    assert connection.connection.info.backend_pid != pid
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (Delivery.Status.SUCCEEDED, 1)
+    assert len(receiver.requests) == 1
