@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.support import wait_for
 from webhooks.engine import lanes
+from webhooks.events import EVENT_TYPES
 from webhooks.models import Delivery
+from webhooks.services.emit import emit_webhook_event
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +47,19 @@ def test_a_lone_deliverys_statements_are_prepared_and_reused(receiver):
     # taking the lane with the claim, the record, the claim that gives the lane back
     assert len([runs for runs in engine.values() if runs >= LONE_DELIVERIES]) >= 3, engine
     assert len(receiver.requests) == LONE_DELIVERIES
+
+
+def test_an_emits_statements_are_prepared_and_reused():
+    hook = WebhookFactory()
+    data = EVENT_TYPES["config.deployed"].example
+
+    for _ in range(LONE_DELIVERIES):
+        emit_webhook_event(hook.project_id, "config.deployed", data)
+
+    statements = ("SELECT id, event_types, filters FROM", "jsonb_populate_recordset")
+    emit = {t: runs for t, runs in prepared().items() if any(s in t for s in statements)}
+    assert len([runs for runs in emit.values() if runs >= LONE_DELIVERIES]) == 2, emit
+    assert Delivery.objects.filter(webhook=hook).count() == LONE_DELIVERIES
 
 
 def test_with_the_setting_off_nothing_is_prepared(receiver, webhooks_settings):
