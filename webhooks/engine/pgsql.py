@@ -6,6 +6,7 @@ import sys
 from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
+from psycopg import pq
 
 from webhooks.conf import app_settings
 
@@ -106,4 +107,6 @@ def run(statement: str, params) -> list:
 def _execute(statement: str, params) -> list:
     with server_bound_cursor() as cursor:
         cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
+        # Not cursor.description: it builds a column object per column (60 for a lane's claim).
+        rows = cursor.pgresult.status == pq.ExecStatus.TUPLES_OK
+        return cursor.fetchall() if rows else []
