@@ -97,7 +97,9 @@ def run(statement: str, params) -> list:
     try:
         return _execute(statement, params)
     except (OperationalError, InterfaceError):
-        if not unchecked or connection.in_atomic_block:
+        raw = connection.connection
+        lost = raw is None or raw.closed or raw.broken  # not a timeout or a lock, say
+        if not (unchecked and lost) or connection.in_atomic_block:
             raise
         logger.warning("the database connection was lost while idle; connecting again")
         connection.close()
