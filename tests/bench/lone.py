@@ -215,9 +215,20 @@ def one_thread(bench: Bench, events: int, projects: int, repeats: int) -> list[R
     ]
 
 
+def idle(bench: Bench, seconds: float = 5.0) -> Row:
+    """Return the CPU the topology spends per second with nothing to deliver (the worker's
+    reads, the scheduler's sweeps): what a paced scenario's lone deliveries also carry."""
+    before = cpu.snapshot()
+    time.sleep(seconds)  # a measuring window, not a synchronisation
+    costs = cpu.per_item_ms(before, cpu.snapshot(), 1)
+    per_second = {kind: ms / seconds for kind, ms in costs.items()}
+    return Row("idle, nothing to deliver", "CPU ms per second, by process", cpu.text(per_second))
+
+
 def scenarios(bench: Bench, scale: float = 1.0, repeats: int = 3) -> list[Row]:
     """Run 2,000 x 1 and 2,000 x 10 webhooks of 10 projects, one emitting thread each, then a
     lone delivery paced at 100 events/s (50/s is in the throughput group)."""
     events = max(10, round(2000 * scale))
-    rows = one_thread(bench, events, 1, repeats) + one_thread(bench, events, 10, repeats)
+    rows = [idle(bench)]
+    rows += one_thread(bench, events, 1, repeats) + one_thread(bench, events, 10, repeats)
     return rows + throughput.paced(bench, max(1, round(1000 * scale)), 100)
