@@ -15,7 +15,7 @@ KINDS = [
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-def _kind(pid: int, me: int, command: str) -> str:
+def _kind(pid: int, me: int, command: str, ours: bool) -> str:
     if pid == me:
         return "emit"
     # Another database's session (someone else's tests on a shared server) is not ours.
@@ -24,17 +24,29 @@ def _kind(pid: int, me: int, command: str) -> str:
         return "other"
     if not session and (command.startswith("postgres: ") or "/bin/postgres " in command):
         return "pg-server"  # WAL writer, checkpointer, autovacuum: shared with other databases
+    if not session and not ours:
+        return "other"  # someone else's gunicorn or taskiq worker on a shared machine
     return next((kind for key, kind in KINDS if key in command), "other")
+
+
+def _descendants(parents: dict[int, int], root: int) -> set[int]:
+    """Return root and every process below it."""
+    family, frontier = {root}, {root}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - family
+        family |= frontier
+    return family
 
 
 def snapshot() -> dict[int, tuple[str, int]]:
     """Return each live process's kind and CPU ticks so far; the harness is 'emit'.
 
-    A process that ends between two snapshots is missed: keep windows under a minute, as
-    CONN_MAX_AGE replaces PostgreSQL sessions every 60 s.
+    Only the harness's own descendants (the topology it started) and the benchmark database's
+    sessions count as ours. A process that ends between two snapshots is missed: keep windows
+    under a minute, as CONN_MAX_AGE replaces PostgreSQL sessions every 60 s.
     """
     me = os.getpid()
-    found = {}
+    seen = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -43,9 +55,13 @@ def snapshot() -> dict[int, tuple[str, int]]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        pid = int(entry.name)
-        found[pid] = (_kind(pid, me, command), int(stat[11]) + int(stat[12]))  # utime + stime
-    return found
+        # ppid; utime + stime
+        seen[int(entry.name)] = (int(stat[1]), command, int(stat[11]) + int(stat[12]))
+    ours = _descendants({pid: ppid for pid, (ppid, _, _) in seen.items()}, me)
+    return {
+        pid: (_kind(pid, me, command, pid in ours), ticks)
+        for pid, (_, command, ticks) in seen.items()
+    }
 
 
 def per_item_ms(before: dict, after: dict, items: int) -> dict[str, float]:
