@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "CIRCUIT_BREAKER_FAILURES": 3,
     "BATCH_SIZE": 50,
     "LANE_TIME_SLICE_SECONDS": 1.0,
+    # The engine's statements are prepared on each PostgreSQL connection (planned once, not at
+    # every execution). Turn off behind a pooler that can't keep prepared statements
+    # (PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0).
+    "PREPARED_STATEMENTS": True,
     # A delivery whose lease expires this many times with no attempt recorded (a worker killed on
     # it, again and again) fails instead of being claimed forever.
     "MAX_LEASE_EXPIRIES": 3,

@@ -142,6 +142,7 @@ WEBHOOKS = {
         "PORTAL_FRAME_ANCESTORS": env.list("WEBHOOKS_PORTAL_FRAME_ANCESTORS", default=None),
         "OPERATOR_WEBHOOK_URL": env.str("WEBHOOKS_OPERATOR_WEBHOOK_URL", default=None),
         "OPERATOR_WEBHOOK_SECRET": env.str("WEBHOOKS_OPERATOR_WEBHOOK_SECRET", default=None),
+        "PREPARED_STATEMENTS": env.bool("WEBHOOKS_PREPARED_STATEMENTS", default=None),
     }.items()
     if value is not None
 }

@@ -29,7 +29,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["sql", "throughput", "api", "noisy", "hostile-project", "backlog", "pings"],
+        choices=[
+            "sql",
+            "throughput",
+            "lone",
+            "api",
+            "noisy",
+            "hostile-project",
+            "backlog",
+            "pings",
+        ],
         help="run only these scenario groups",
     )
     parser.add_argument(
@@ -77,13 +86,14 @@ def _memory_row(peaks: list[dict[int, int]], first_supervisor: int):
 
 
 def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
-    from tests.bench import api, backlog, noisy, sql, throughput
+    from tests.bench import api, backlog, lone, noisy, sql, throughput
     from tests.bench.harness import Bench
 
     bench = Bench(topology)
     groups = args.only or [
         "sql",
         "throughput",
+        "lone",
         "api",
         "noisy",
         "hostile-project",
@@ -101,6 +111,9 @@ def _run(args: argparse.Namespace, topology: Topology, rows: list) -> None:
     if "throughput" in groups:
         _progress("throughput bursts")
         rows += throughput.scenarios(bench, args.scale, args.repeats)
+    if "lone" in groups:
+        _progress("the lone delivery: one emitting thread, the worker running and stopped")
+        rows += lone.scenarios(bench, args.scale, args.repeats)
     if "api" in groups:
         _progress("emit latency and steady load through the API")
         rows += api.scenarios(bench, args.scale)

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 
+from tests.bench import cpu
 from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run, run_threads
 from tests.bench.report import Row, latency_text, ms, percentile
 
@@ -98,10 +99,12 @@ def steady(bench: Bench, rate: float, seconds: float) -> list[Row]:
     bench.receiver.reset()
     project = bench.project(1)
     count = round(rate * seconds)
+    before = cpu.snapshot()
     started = time.monotonic()
     run = paced(bench, project, rate, count, threads=4)
     achieved = count / (max(run.emitted.values()) - started + 0.2)
     bench.collect(run, count, timeout=120)
+    costs = cpu.per_item_ms(before, cpu.snapshot(), count)
     statuses = bench.settle(project, count)
     latencies = run.latencies()
     p99 = percentile(latencies, 99)
@@ -122,6 +125,7 @@ def steady(bench: Bench, rate: float, seconds: float) -> list[Row]:
             f"{achieved:.0f} events/s sent, {statuses.get('succeeded', 0):,} succeeded, "
             f"{run.duplicates()} duplicate receipts",
         ),
+        Row(name, "CPU ms per delivery, by process (web included)", cpu.text(costs)),
     ]
 
 

@@ -15,24 +15,38 @@ KINDS = [
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-def _kind(pid: int, me: int, command: str) -> str:
+def _kind(pid: int, me: int, command: str, ours: bool) -> str:
     if pid == me:
         return "emit"
     # Another database's session (someone else's tests on a shared server) is not ours.
     session = command.startswith("postgres: ") and ("(" in command or "[local]" in command)
     if session and " wh_bench " not in command:
         return "other"
+    if not session and (command.startswith("postgres: ") or "/bin/postgres " in command):
+        return "pg-server"  # WAL writer, checkpointer, autovacuum: shared with other databases
+    if not session and not ours:
+        return "other"  # someone else's gunicorn or taskiq worker on a shared machine
     return next((kind for key, kind in KINDS if key in command), "other")
+
+
+def _descendants(parents: dict[int, int], root: int) -> set[int]:
+    """Return root and every process below it."""
+    family, frontier = {root}, {root}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - family
+        family |= frontier
+    return family
 
 
 def snapshot() -> dict[int, tuple[str, int]]:
     """Return each live process's kind and CPU ticks so far; the harness is 'emit'.
 
-    A process that ends between two snapshots is missed: keep windows under a minute, as
-    CONN_MAX_AGE replaces PostgreSQL sessions every 60 s.
+    Only the harness's own descendants (the topology it started) and the benchmark database's
+    sessions count as ours. A process that ends between two snapshots is missed: keep windows
+    under a minute, as CONN_MAX_AGE replaces PostgreSQL sessions every 60 s.
     """
     me = os.getpid()
-    found = {}
+    seen = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -41,9 +55,13 @@ def snapshot() -> dict[int, tuple[str, int]]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        pid = int(entry.name)
-        found[pid] = (_kind(pid, me, command), int(stat[11]) + int(stat[12]))  # utime + stime
-    return found
+        # ppid; utime + stime
+        seen[int(entry.name)] = (int(stat[1]), command, int(stat[11]) + int(stat[12]))
+    ours = _descendants({pid: ppid for pid, (ppid, _, _) in seen.items()}, me)
+    return {
+        pid: (_kind(pid, me, command, pid in ours), ticks)
+        for pid, (_, command, ticks) in seen.items()
+    }
 
 
 def per_item_ms(before: dict, after: dict, items: int) -> dict[str, float]:
@@ -58,6 +76,20 @@ def per_item_ms(before: dict, after: dict, items: int) -> dict[str, float]:
     }
 
 
+# Not in a total: others' processes, and the server's own that every database shares.
+NOT_OURS = ("other", "pg-server")
+
+
+def total(costs: dict[str, float]) -> float:
+    """Return the CPU ms of our processes: the kinds not in NOT_OURS."""
+    return sum(v for k, v in costs.items() if k not in NOT_OURS)
+
+
 def text(costs: dict[str, float], skip: tuple[str, ...] = ("other",)) -> str:
-    """Return 'worker 2.0, postgres 1.0, ...' for the kinds that cost 0.05 ms or more."""
-    return ", ".join(f"{k} {v:.2f}" for k, v in costs.items() if v >= 0.05 and k not in skip)
+    """Return 'worker 2.0, postgres 1.0, ..., total 3.0' for the kinds of 0.05 ms or more.
+
+    postgres is the benchmark database's sessions; pg-server (shown, not in the total) is the
+    server's background processes, which other databases on a shared server use too.
+    """
+    parts = [f"{k} {v:.2f}" for k, v in costs.items() if v >= 0.05 and k not in skip]
+    return ", ".join([*parts, f"total {total(costs):.2f}"])

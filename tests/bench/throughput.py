@@ -10,6 +10,8 @@ from tests.bench.report import Row, latency_text, ms, percentile
 RATE_TARGET_ONE, RATE_TARGET_TEN = 600, 900
 # Emit-to-receipt seconds at 50 events/s in-process.
 PACED_P50_TARGET, PACED_P99_TARGET = 0.008, 0.012
+# A lone delivery's CPU ms, paced (issue 21): all processes, the worker, PostgreSQL's sessions.
+PACED_CPU_TARGET, PACED_WORKER_TARGET, PACED_POSTGRES_TARGET = 3.0, 1.5, 0.8
 
 
 @dataclass
@@ -90,8 +92,11 @@ def burst(
 def paced(bench: Bench, events: int, per_second: float) -> list[Row]:
     """Emit in-process at a steady pace to one webhook; measure emit-to-receipt latency."""
     bench.receiver.reset()
-    run = bench.emit_paced(bench.project(1, path="/paced"), events, per_second)
+    project = bench.project(1, path="/paced")
+    before = cpu.snapshot()
+    run = bench.emit_paced(project, events, per_second)
     bench.collect(run, events, timeout=60)
+    costs = cpu.per_item_ms(before, cpu.snapshot(), events)
     name = f"paced {per_second:.0f} events/s in-process, {events:,} x 1 webhook"
     latencies = run.latencies()
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
@@ -102,7 +107,17 @@ def paced(bench: Bench, events: int, per_second: float) -> list[Row]:
             latency_text(latencies),
             f"p50 <= {ms(PACED_P50_TARGET)}, p99 <= {ms(PACED_P99_TARGET)}",
             p50 <= PACED_P50_TARGET and p99 <= PACED_P99_TARGET,
-        )
+        ),
+        Row(
+            name,
+            "CPU ms per delivery, by process",
+            cpu.text(costs),
+            f"total <= {PACED_CPU_TARGET}, worker <= {PACED_WORKER_TARGET}, "
+            f"postgres <= {PACED_POSTGRES_TARGET}",
+            cpu.total(costs) <= PACED_CPU_TARGET
+            and costs.get("worker", 0) <= PACED_WORKER_TARGET
+            and costs.get("postgres", 0) <= PACED_POSTGRES_TARGET,
+        ),
     ]
 
 

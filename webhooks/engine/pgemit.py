@@ -1,9 +1,10 @@
 """An emit's two statements on PostgreSQL: read the project's subscribed webhooks, then write
 the event and its deliveries together.
 
-Each is one statement whose text is built once from the models' metadata, and the rows travel
-as JSON: the ORM's query building, its model instances and the quoting of two dozen parameters
-cost an emit more CPU than everything else together (docs/performance.md, "Emit validation").
+Each is one statement whose text is built once from the models' metadata, prepared on the
+connection like the lane's (pgsql.run), and the rows travel as JSON: the ORM's query building,
+its model instances and the quoting of two dozen parameters cost an emit more CPU than
+everything else together (docs/performance.md, "Emit validation").
 """
 
 import functools
@@ -13,7 +14,7 @@ import uuid
 import orjson
 from django.db import connection
 
-from webhooks.engine.pgsql import table
+from webhooks.engine.pgsql import run, table
 from webhooks.engine.store import Subscription
 from webhooks.ids import uuid7
 from webhooks.models import Delivery, Event, Webhook
@@ -54,9 +55,7 @@ class PgEmit:
     """The emit's part of the Store on PostgreSQL (see engine/store.py for the contract)."""
 
     def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
-        with connection.cursor() as cursor:
-            cursor.execute(_subscriptions_sql(), [project_id])
-            rows = cursor.fetchall()
+        rows = run(_subscriptions_sql(), [project_id])
         # Django reads jsonb as text and parses it in the field; orjson is faster at it.
         return [(id_, orjson.loads(types), orjson.loads(filters)) for id_, types, filters in rows]
 
@@ -79,9 +78,9 @@ class PgEmit:
             shared | {"id": id_, "webhook_id": webhook_id}
             for id_, webhook_id in zip(ids, webhook_ids, strict=True)
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(), [orjson.dumps(row).decode(), orjson.dumps(rows).decode()])
-            (event.created_at,) = cursor.fetchone()
+        ((event.created_at,),) = run(
+            _insert_sql(), [orjson.dumps(row).decode(), orjson.dumps(rows).decode()]
+        )
         event._state.adding, event._state.db = False, connection.alias
         return ids
 

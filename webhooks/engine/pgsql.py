@@ -1,8 +1,16 @@
 """What the PostgreSQL store's statements share: quoted names, rows as models, the cursor."""
 
-from django.db import connection
+import logging
+import sys
+
+from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
+from psycopg import pq
+
+from webhooks.conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 
 def table(model: type[Model]) -> str:
@@ -32,12 +40,18 @@ def instance(model: type[Model], values) -> Model:
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
-class _UnpreparedCursor(ServerBindingCursor):
-    """Server-side binding, but never a prepared statement: a PgBouncer pooling transactions
-    would run the next statement on a connection that doesn't know it."""
+class _EngineCursor(ServerBindingCursor):
+    """Server-side binding; each statement prepared on its connection unless the setting
+    PREPARED_STATEMENTS is off (a PgBouncer pooling transactions without prepared-statement
+    support would run the next statement on a connection that doesn't know it).
+
+    Prepared, PostgreSQL plans a statement's text once per connection instead of at every
+    execution: planning these CTEs was most of the database's CPU per lone delivery.
+    """
 
     def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, **kwargs | {"prepare": False})
+        prepare = bool(app_settings.PREPARED_STATEMENTS)
+        return super().execute(query, params, **kwargs | {"prepare": prepare})
 
 
 def server_bound_cursor():
@@ -46,18 +60,55 @@ def server_bound_cursor():
     Django's cursors bind values into the statement's text in Python (client-side binding);
     a batch's arrays cost more to quote that way than to send apart. Wrapped as
     connection.cursor() wraps its own, so query logging and execute wrappers see these
-    statements too.
+    statements too. No health check first: run() retries instead.
     """
-    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    cursor = _UnpreparedCursor(connection.connection)
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django's default: psycopg would prepare nothing at all
+        # Only what asks for it (the engine's cursor): Django's own cursors bind client-side
+        # and are never prepared either way.
+        raw.prepare_threshold = sys.maxsize
+    cursor = _EngineCursor(raw)
     if connection.queries_logged:
         return connection.make_debug_cursor(cursor)
     return connection.make_cursor(cursor)
 
 
+def _unchecked() -> bool:
+    """Say whether Django would health-check the connection first, and mark it checked."""
+    due = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+    )
+    connection.health_check_done = True
+    return due
+
+
 def run(statement: str, params) -> list:
-    """Execute statement with server-side bound params; return its rows (none for a write)."""
+    """Execute statement with server-side bound params; return its rows (none for a write).
+
+    Django's health check (CONN_HEALTH_CHECKS) sends a SELECT 1 before the first statement of
+    each task: a round trip per lone delivery. The engine's statement is the check instead: on
+    a connection that died while idle (a database restart, a terminated session) it fails
+    without having run, and runs again once on a new connection. Outside a transaction only.
+    """
+    unchecked = _unchecked()
+    try:
+        return _execute(statement, params)
+    except (OperationalError, InterfaceError):
+        raw = connection.connection
+        lost = raw is None or raw.closed or raw.broken  # not a timeout or a lock, say
+        if not (unchecked and lost) or connection.in_atomic_block:
+            raise
+        logger.warning("the database connection was lost while idle; connecting again")
+        connection.close()
+        return _execute(statement, params)
+
+
+def _execute(statement: str, params) -> list:
     with server_bound_cursor() as cursor:
         cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
+        # Not cursor.description: it builds a column object per column (60 for a lane's claim).
+        rows = cursor.pgresult.status == pq.ExecStatus.TUPLES_OK
+        return cursor.fetchall() if rows else []

@@ -1,0 +1,137 @@
+"""The engine's statements on PostgreSQL: prepared on their connection, so PostgreSQL plans each
+once and not at every lone delivery (WEBHOOKS["PREPARED_STATEMENTS"] = False, for a pooler that
+can't keep them, sends them unprepared); a lone delivery is three statements, with no health
+check round trip before them, and a connection that died while idle is replaced."""
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import wait_for
+from webhooks.engine import lanes
+from webhooks.events import EVENT_TYPES
+from webhooks.models import Delivery
+from webhooks.services.emit import emit_webhook_event
+
+pytestmark = pytest.mark.django_db
+
+LONE_DELIVERIES = 8
+
+
+def prepared() -> dict[str, int]:
+    """Return this connection's prepared statements: their text -> how often they were planned
+    or run from a plan (generic plans count once per execution)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return dict(cursor.fetchall())
+
+
+def lone_deliveries(hook, count: int) -> None:
+    """Deliver count deliveries of hook one at a time, each in a lane of its own."""
+    for _ in range(count):
+        delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+        assert lanes.run_lane(hook.id) == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempt_count) == (Delivery.Status.SUCCEEDED, 1)
+
+
+def test_a_lone_deliverys_statements_are_prepared_and_reused(receiver):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)  # the first wake-up makes the lane slots
+
+    lone_deliveries(hook, LONE_DELIVERIES)
+
+    engine = {text: runs for text, runs in prepared().items() if "webhooks_delivery" in text}
+    # taking the lane with the claim, the record, the claim that gives the lane back
+    assert len([runs for runs in engine.values() if runs >= LONE_DELIVERIES]) >= 3, engine
+    assert len(receiver.requests) == LONE_DELIVERIES
+
+
+def test_an_emits_statements_are_prepared_and_reused():
+    hook = WebhookFactory()
+    data = EVENT_TYPES["config.deployed"].example
+
+    for _ in range(LONE_DELIVERIES):
+        emit_webhook_event(hook.project_id, "config.deployed", data)
+
+    statements = ("SELECT id, event_types, filters FROM", "jsonb_populate_recordset")
+    emit = {t: runs for t, runs in prepared().items() if any(s in t for s in statements)}
+    assert len([runs for runs in emit.values() if runs >= LONE_DELIVERIES]) == 2, emit
+    assert Delivery.objects.filter(webhook=hook).count() == LONE_DELIVERIES
+
+
+def test_with_the_setting_off_nothing_is_prepared(receiver, webhooks_settings):
+    webhooks_settings(PREPARED_STATEMENTS=False)
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    before = prepared()
+
+    lone_deliveries(hook, 3)
+
+    assert prepared() == before  # none added, none run again
+    assert len(receiver.requests) == 3
+
+
+def test_a_lone_delivery_is_three_statements(receiver):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert lanes.run_lane(hook.id) == 1
+
+    # take the lane and claim; record; find nothing more and give the lane back
+    assert len(captured.captured_queries) == 3, [q["sql"][:60] for q in captured]
+
+
+def test_the_setting_must_be_a_boolean(webhooks_settings):
+    from webhooks.checks.settings import check_webhooks_settings
+
+    webhooks_settings(PREPARED_STATEMENTS="off")
+
+    errors = [e for e in check_webhooks_settings() if "PREPARED_STATEMENTS" in e.msg]
+    assert [e.id for e in errors] == ["webhooks.E005"]
+
+
+def test_a_lane_task_sends_no_health_check_before_its_statements(receiver, monkeypatch):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False  # as close_old_connections() leaves it between tasks
+
+    assert lanes.run_lane(hook.id) == 1
+
+    assert checks == []
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_while_idle_is_replaced(receiver):
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)
+    delivery = DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    dsn = f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']}"
+    with psycopg.connect(dsn, dbname="postgres", autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        wait_for(
+            lambda: (
+                not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            ),
+            timeout=10,
+            what="the session to end",
+        )
+    connection.health_check_done = False  # a new task
+
+    # the lane's first statement fails, and runs again on a new connection
+    assert lanes.run_lane(hook.id) == 1
+
+    assert connection.connection.info.backend_pid != pid
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (Delivery.Status.SUCCEEDED, 1)
+    assert len(receiver.requests) == 1
