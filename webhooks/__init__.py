@@ -1,3 +1,3 @@
 """The Agenta webhook service app."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
