@@ -141,10 +141,7 @@ def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None)
     This also repairs a webhook whose secret or headers no encryption key can read: such a
     secret gets no grace, and such headers are emptied (set them again with update_webhook).
     """
-    grace = app_settings.SECRET_GRACE_PERIOD_SECONDS
-    grace = grace if grace_period_seconds is None else grace_period_seconds
-    if not 0 <= grace <= MAX_GRACE_PERIOD_SECONDS:
-        raise ValueError(f"grace period must be within 0..{MAX_GRACE_PERIOD_SECONDS} seconds")
+    grace = _grace_seconds(grace_period_seconds)
     now = timezone.now()
     with transaction.atomic():
         locked = Webhook.objects.select_for_update().get(id=webhook.id)
@@ -164,16 +161,21 @@ def regenerate_secret(webhook: Webhook, grace_period_seconds: int | None = None)
     return locked
 
 
+def _grace_seconds(asked: int | None) -> int:
+    """Return the grace period asked for (the setting when None); raise ValueError if too long."""
+    grace = app_settings.SECRET_GRACE_PERIOD_SECONDS if asked is None else asked
+    if not 0 <= grace <= MAX_GRACE_PERIOD_SECONDS:
+        raise ValueError(f"grace period must be within 0..{MAX_GRACE_PERIOD_SECONDS} seconds")
+    return grace
+
+
 def rotate_signing_key(webhook: Webhook, grace_period_seconds: int | None = None) -> Webhook:
     """Give webhook a new ed25519 signing key; the old one keeps signing for the grace period.
 
     Like a secret's rotation: v1a deliveries carry a signature by each key while the grace
     lasts, and the public keys document lists both, so receivers can switch at their pace.
     """
-    grace = app_settings.SECRET_GRACE_PERIOD_SECONDS
-    grace = grace if grace_period_seconds is None else grace_period_seconds
-    if not 0 <= grace <= MAX_GRACE_PERIOD_SECONDS:
-        raise ValueError(f"grace period must be within 0..{MAX_GRACE_PERIOD_SECONDS} seconds")
+    grace = _grace_seconds(grace_period_seconds)
     now = timezone.now()
     with transaction.atomic():
         locked = Webhook.objects.select_for_update().get(id=webhook.id)
