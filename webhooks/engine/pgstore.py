@@ -1,13 +1,10 @@
 """The engine's store on PostgreSQL: each step of a lane is one statement.
 
-acquire = take a free lane slot + claim a batch; claim_next = claim a batch, or give the lane
-back when nothing is due; record = insert a batch's attempts and apply its states. Statements
-are data-modifying CTEs built once from the models' metadata; values always travel as parameters
-(arrays for a batch, so the text of each statement is constant). Times are the database's
-(statement_timestamp(), read at each statement). The emit's statements are in pgemit.py.
+acquire = take a free lane slot and a project slot + claim a batch; claim_next = claim a batch,
+or give both back when nothing is due; record = insert a batch's attempts and apply its states.
+The statements are in pgstatements.py, the emit's in pgemit.py; this turns rows into batches.
 """
 
-import functools
 import json
 import uuid
 
@@ -15,271 +12,11 @@ from django.db import connection
 
 from webhooks.conf import app_settings
 from webhooks.engine import liveness
+from webhooks.engine import pgstatements as statements
 from webhooks.engine.pgemit import PgEmit
-from webhooks.engine.pgsql import columns, instance, run, table, width
+from webhooks.engine.pgsql import instance, run, width
 from webhooks.engine.store import Batch, Clock, Record, log_deleted
-from webhooks.models import (
-    Delivery,
-    DeliveryAttempt,
-    Event,
-    Lane,
-    LaneWaiter,
-    ProjectSlot,
-    Webhook,
-)
-
-
-@functools.cache
-def _names(durable_claims: bool) -> dict[str, str]:
-    return {
-        "delivery": table(Delivery),
-        "event": table(Event),
-        "webhook": table(Webhook),
-        "lane": table(Lane),
-        "project_slot": table(ProjectSlot),
-        "waiter": table(LaneWaiter),
-        # The lanes a webhook may use now: one while its circuit breaker is open.
-        "lanes_of_w": "CASE WHEN w.circuit_open_since IS NULL"
-        " THEN COALESCE(w.max_in_flight, %(cap)s) ELSE 1 END",
-        "attempt": table(DeliveryAttempt),
-        "delivery_cols": columns(Delivery, "claimed"),
-        "event_cols": columns(Event, "e"),
-        "webhook_cols": columns(Webhook, "w"),
-        "now": "statement_timestamp()",
-        "lease_ends": "statement_timestamp() + %(lease)s * interval '1 second'",
-        # The lane and claim statements' commit: by default it waits for the WAL flush like any
-        # other (the server's synchronous_commit), so a claim survives a crash of the database:
-        # no delivery in flight twice, no webhook or project over its cap (tests/test_pg_crash.py).
-        # With DURABLE_CLAIMS off it doesn't (set in the statement's own transaction only): one
-        # fsync less per claim, and a crash within the WAL writer's delay undoes those claims.
-        "claim_commit": "(SELECT set_config('synchronous_commit', "
-        + ("current_setting('synchronous_commit')" if durable_claims else "'off'")
-        + ", true)) AS claim_commit",
-    }
-
-
-# The lane's next due deliveries, locked and marked delivering; {guard} says the lane is ours.
-_CLAIM = """
-due AS (
-    SELECT d.id FROM {delivery} d
-    WHERE d.webhook_id = %(webhook)s AND d.status = 'pending' AND d.next_attempt_at <= {now}
-      AND {guard}
-    ORDER BY d.next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE OF d SKIP LOCKED
-),
-claimed AS (
-    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends},
-        locked_by = %(worker)s, updated_at = {now}
-    FROM due, {claim_commit} WHERE d.id = due.id
-    RETURNING d.*
-)"""
-
-# A free lane of the webhook and a free slot of its project (their leases over), skipping those
-# being taken right now, both taken or neither; then the claim. A webhook with due work that
-# gets neither waits in the waiting list (and a successful one leaves it): a release wakes it.
-_ACQUIRE = (
-    """
-WITH free_lane AS (
-    SELECT h.id FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id
-    WHERE h.webhook_id = %(webhook)s AND h.expires_at <= {now} AND h.slot < {lanes_of_w}
-    ORDER BY h.slot
-    LIMIT 1
-    FOR UPDATE OF h SKIP LOCKED
-),
-free_slot AS (
-    SELECT p.id FROM {project_slot} p JOIN {webhook} w ON w.project_id = p.project_id
-    WHERE w.id = %(webhook)s AND p.expires_at <= {now} AND p.slot < %(project_cap)s
-    ORDER BY p.slot
-    LIMIT 1
-    FOR UPDATE OF p SKIP LOCKED
-),
-lane AS (
-    UPDATE {lane} l SET token = %(token)s, expires_at = {lease_ends}, held_by = %(worker)s
-    FROM free_lane, free_slot, {claim_commit}
-    WHERE l.id = free_lane.id
-    RETURNING l.slot
-),
-project_slot AS (
-    UPDATE {project_slot} p SET token = %(token)s, expires_at = {lease_ends}
-    FROM free_lane, free_slot
-    WHERE p.id = free_slot.id
-),
-waits AS (
-    INSERT INTO {waiter} (webhook_id, project_id, since)
-    SELECT w.id, w.project_id, {now} FROM {webhook} w
-    WHERE w.id = %(webhook)s AND NOT EXISTS (SELECT 1 FROM free_lane, free_slot)
-      AND EXISTS (SELECT 1 FROM {delivery} d WHERE d.webhook_id = w.id
-                  AND d.status = 'pending' AND d.next_attempt_at <= {now})
-    ON CONFLICT (webhook_id) DO NOTHING
-),
-no_wait AS (
-    DELETE FROM {waiter}
-    WHERE webhook_id = %(webhook)s AND EXISTS (SELECT 1 FROM free_lane, free_slot)
-),"""
-    + _CLAIM.replace("{guard}", "EXISTS (SELECT 1 FROM lane)")
-    + """
-SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols},
-    EXISTS (SELECT 1 FROM lane) AS taken,
-    (SELECT count(*) FROM {lane} h WHERE h.webhook_id = w.id)
-        < COALESCE(w.max_in_flight, %(cap)s)
-    OR (SELECT count(*) FROM {project_slot} p WHERE p.project_id = w.project_id)
-        < %(project_cap)s AS slots_missing
-FROM {webhook} w
-LEFT JOIN claimed ON true
-LEFT JOIN {event} e ON e.id = claimed.event_id
-WHERE w.id = %(webhook)s
-ORDER BY claimed.next_attempt_at
-"""
-)
-
-# A webhook's lane rows and its project's slot rows, made the first time it is woken (and when
-# a cap grows); free, each with a token of its own (with the waker's, its claim_next would
-# extend them all).
-_ADD_SLOTS = """
-WITH lanes AS (
-    INSERT INTO {lane} (webhook_id, slot, token, expires_at)
-    SELECT w.id, s.slot, gen_random_uuid(), {now}
-    FROM {webhook} w
-    CROSS JOIN LATERAL generate_series(0, COALESCE(w.max_in_flight, %(cap)s) - 1) AS s(slot)
-    WHERE w.id = %(webhook)s
-    ON CONFLICT (webhook_id, slot) DO NOTHING
-)
-INSERT INTO {project_slot} (project_id, slot, token, expires_at)
-SELECT w.project_id, s.slot, gen_random_uuid(), {now}
-FROM {webhook} w CROSS JOIN generate_series(0, %(project_cap)s - 1) AS s(slot)
-WHERE w.id = %(webhook)s
-ON CONFLICT (project_id, slot) DO NOTHING
-"""
-
-# The project slot held with the lane of %(token)s.
-_OUR_SLOT = """
-    project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s) AND token = %(token)s
-"""
-
-# The lane's lease (and its project slot's) goes on while there is work, and ends (is given
-# back) when there is none, or when the webhook may use fewer lanes now (its circuit opened).
-# The webhook comes along, so every batch is sent with its current URL, secret and state.
-_CLAIM_NEXT = (
-    "WITH"
-    + _CLAIM.replace(
-        "{guard}",
-        "EXISTS (SELECT 1 FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id"
-        " WHERE h.webhook_id = %(webhook)s AND h.token = %(token)s AND h.expires_at > {now}"
-        " AND h.slot < {lanes_of_w})",
-    )
-    + """,
-lane AS (
-    UPDATE {lane}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
-    FROM {claim_commit}
-    WHERE webhook_id = %(webhook)s AND token = %(token)s
-),
-project_slot AS (
-    UPDATE {project_slot}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
-    WHERE"""
-    + _OUR_SLOT
-    + """)
-SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}
-FROM claimed
-JOIN {event} e ON e.id = claimed.event_id
-JOIN {webhook} w ON w.id = claimed.webhook_id
-ORDER BY claimed.next_attempt_at
-"""
-)
-
-_RELEASE = (
-    """
-WITH lane AS (
-    UPDATE {lane} SET expires_at = {now} FROM {claim_commit}
-    WHERE webhook_id = %(webhook)s AND token = %(token)s
-)
-UPDATE {project_slot} SET expires_at = {now} WHERE"""
-    + _OUR_SLOT
-)
-
-# After a release (its own statement, so a webhook that began to wait meanwhile is seen): the
-# webhook's own entry, and the project's longest waiting other webhook, leave the list.
-_WAITERS = """
-DELETE FROM {waiter} WHERE webhook_id = %(webhook)s OR webhook_id = (
-    SELECT x.webhook_id FROM {waiter} x
-    WHERE x.project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s)
-      AND x.webhook_id <> %(webhook)s
-    ORDER BY x.since
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED)
-RETURNING webhook_id
-"""
-
-_CLAIM_ONE = """
-WITH claimed AS (
-    UPDATE {delivery} d SET status = 'delivering', locked_until = {lease_ends},
-        locked_by = %(worker)s, "trigger" = COALESCE(%(trigger)s, d."trigger"), updated_at = {now}
-    WHERE d.id = %(delivery)s AND d.status = 'pending'
-      AND (d.next_attempt_at <= {now} OR d.next_attempt_at IS NULL)
-    RETURNING d.*
-)
-SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}
-FROM claimed
-JOIN {event} e ON e.id = claimed.event_id
-JOIN {webhook} w ON w.id = claimed.webhook_id
-"""
-
-# One row per claimed delivery; the attempt_* columns are NULL for one given back unsent.
-_RECORD = """
-WITH v AS (
-    SELECT * FROM unnest(
-        %s::uuid[], %s::timestamptz[], %s::text[], %s::timestamptz[], %s::int[], %s::text[],
-        %s::timestamptz[], %s::text[], %s::uuid[], %s::text[], %s::timestamptz[], %s::int[],
-        %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]
-    ) AS v(id, lease, status, next_at, code, err, delivered_at, "trigger", attempt_id,
-           attempt_trigger, started_at, duration_ms, request_url, request_headers,
-           response_status, response_headers, response_body, error_kind, error_message)
-),
-cur AS (
-    SELECT d.id, d.locked_until IS NOT DISTINCT FROM v.lease AS own
-    FROM {delivery} d JOIN v ON v.id = d.id
-    FOR UPDATE OF d
-),
-upd AS (
-    UPDATE {delivery} d SET
-        attempt_count = d.attempt_count + (v.attempt_id IS NOT NULL)::int,
-        auto_attempt_count = d.auto_attempt_count
-            + (v.attempt_id IS NOT NULL AND v.attempt_trigger = 'auto')::int,
-        lease_expiries = CASE WHEN v.attempt_id IS NULL THEN d.lease_expiries ELSE 0 END,
-        status = CASE WHEN cur.own THEN v.status ELSE d.status END,
-        next_attempt_at = CASE WHEN cur.own THEN v.next_at ELSE d.next_attempt_at END,
-        locked_until = CASE WHEN cur.own THEN NULL ELSE d.locked_until END,
-        "trigger" = CASE WHEN cur.own THEN v."trigger" ELSE d."trigger" END,
-        last_status_code = CASE WHEN cur.own AND v.attempt_id IS NOT NULL
-            THEN v.code ELSE d.last_status_code END,
-        last_error = CASE WHEN cur.own AND v.attempt_id IS NOT NULL
-            THEN v.err ELSE d.last_error END,
-        delivered_at = CASE WHEN cur.own THEN COALESCE(v.delivered_at, d.delivered_at)
-            ELSE d.delivered_at END,
-        updated_at = {now}
-    FROM v JOIN cur ON cur.id = v.id
-    WHERE d.id = v.id
-    RETURNING d.id, d.attempt_count, cur.own
-),
-ins AS (
-    INSERT INTO {attempt} (id, delivery_id, number, "trigger", started_at, duration_ms,
-        request_url, request_headers, response_status, response_headers, response_body,
-        error_kind, error_message)
-    SELECT v.attempt_id, v.id, upd.attempt_count, v.attempt_trigger, v.started_at,
-        v.duration_ms, v.request_url, v.request_headers::jsonb, v.response_status,
-        v.response_headers::jsonb, v.response_body, v.error_kind, v.error_message
-    FROM upd JOIN v ON v.id = upd.id
-    WHERE v.attempt_id IS NOT NULL
-)
-SELECT id, own, attempt_count FROM upd
-"""
-
-
-@functools.cache
-def _sql(template: str, durable_claims: bool) -> str:
-    return template.format(**_names(durable_claims))
+from webhooks.models import Delivery, Event, Webhook
 
 
 def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
@@ -309,7 +46,7 @@ class PgStore(PgEmit):
     """The Store on PostgreSQL (see engine/store.py for the contract)."""
 
     def _run(self, template: str, params) -> list:
-        return run(_sql(template, app_settings.DURABLE_CLAIMS), params)
+        return run(statements.sql(template, app_settings.DURABLE_CLAIMS), params)
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
         params = {
@@ -321,14 +58,14 @@ class PgStore(PgEmit):
             "worker": liveness.worker_id(),
             "project_cap": app_settings.MAX_IN_FLIGHT_PER_PROJECT,
         }
-        rows = self._run(_ACQUIRE, params)
+        rows = self._run(statements.ACQUIRE, params)
         if rows and not rows[0][-2] and rows[0][-1]:  # its first wake-up, or a higher cap
-            self._run(_ADD_SLOTS, params)
-            rows = self._run(_ACQUIRE, params)
+            self._run(statements.ADD_SLOTS, params)
+            rows = self._run(statements.ACQUIRE, params)
         if rows and not rows[0][-2]:
             # Held: the webhook is on the waiting list now (if it has due work). Look once more,
             # in a statement that sees every release that did not see it waiting.
-            rows = self._run(_ACQUIRE, params)
+            rows = self._run(statements.ACQUIRE, params)
         if not rows or not rows[0][-2]:
             return None  # every lane (or project slot) is held, or the webhook is gone
         return _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
@@ -342,13 +79,13 @@ class PgStore(PgEmit):
             "worker": liveness.worker_id(),
             "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
         }
-        return _batch(webhook_id, self._run(_CLAIM_NEXT, params), with_webhook=True)
+        return _batch(webhook_id, self._run(statements.CLAIM_NEXT, params), with_webhook=True)
 
     def release(self, webhook_id, token) -> None:
-        self._run(_RELEASE, {"webhook": webhook_id, "token": token})
+        self._run(statements.RELEASE, {"webhook": webhook_id, "token": token})
 
     def waiters(self, webhook_id) -> list[uuid.UUID]:
-        return [row[0] for row in self._run(_WAITERS, {"webhook": webhook_id})]
+        return [row[0] for row in self._run(statements.WAITERS, {"webhook": webhook_id})]
 
     def claim_one(self, delivery_id, trigger: str | None) -> Batch | None:
         params = {
@@ -357,7 +94,7 @@ class PgStore(PgEmit):
             "lease": app_settings.LEASE_SECONDS,
             "worker": liveness.worker_id(),
         }
-        rows = self._run(_CLAIM_ONE, params)
+        rows = self._run(statements.CLAIM_ONE, params)
         if not rows:
             return None
         return _batch(None, rows, with_webhook=True)
@@ -396,7 +133,7 @@ class PgStore(PgEmit):
                 ]
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        rows = self._run(_RECORD, columns)
+        rows = self._run(statements.RECORD, columns)
         numbers = {row[0]: row[2] for row in rows}
         for record in records:
             if record.attempt is not None and record.delivery_id in numbers:
