@@ -195,3 +195,16 @@ def test_the_share_settings_are_checked(webhooks_settings, values, ids):
     errors = _check_test_pings()
     assert [e.id for e in errors] == ids
     assert all(e.hint for e in errors)
+
+
+def test_the_webhook_pages_test_button_reports_the_process_share_too(one_place, client, receiver):
+    webhook, busy = WebhookFactory(url=receiver.url()), WebhookFactory(url=receiver.url())
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
+
+    with ping_slot(busy):
+        response = client.post(f"/admin/webhooks/webhook/{webhook.id}/test/", follow=True)
+
+    texts = [str(m) for m in response.context["messages"]]
+    assert len(texts) == 1, texts
+    assert texts[0].startswith(f"{webhook.name}: Too many test pings at once"), texts
+    assert receiver.requests == []  # nothing sent
