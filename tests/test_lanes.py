@@ -43,7 +43,10 @@ def woken_before(hook) -> None:
     assert len(queries) == 5
 
 
-def test_a_lane_sends_every_due_delivery_oldest_first_in_six_statements(receiver, woken):
+def test_a_lane_sends_every_due_delivery_oldest_first_in_six_statements(
+    receiver, woken, webhooks_settings
+):
+    webhooks_settings(LANE_LINGER_SECONDS=0)  # a lane that lingers: tests/test_linger.py
     # given five due deliveries of one webhook, and one not due yet
     hook = WebhookFactory(url=receiver.url())
     woken_before(hook)

@@ -93,7 +93,8 @@ def test_a_duplicate_message_is_one_statement_and_sends_nothing(receiver, hook):
 
 @pytest.mark.parametrize("count", [1, 20, 50])
 def test_a_lane_batch_is_two_statements_whatever_its_size(receiver, hook, count, webhooks_settings):
-    webhooks_settings(LANE_TIME_SLICE_SECONDS=30, LEASE_SECONDS=60)  # a slow test receiver
+    # A slow test receiver; a lane that lingers: tests/test_linger.py.
+    webhooks_settings(LANE_TIME_SLICE_SECONDS=30, LEASE_SECONDS=60, LANE_LINGER_SECONDS=0)
     lanes.run_lane(hook.id)  # its first wake-up makes the lane slots
     for _ in range(count + 1):
         make_delivery(hook)

@@ -38,9 +38,17 @@ RECONNECT_DELAY_SECONDS = 1.0
 EMBEDDED_THREADS = 4
 
 
-# KEYS: the webhook's wake key, the stream; ARGV: the key's lease (ms), the stream's cap, the
-# message. Adds the message only if no wake-up for the webhook is waiting already.
+# KEYS: the webhook's wake key, the stream, its lingering lane's key, that lane's hand-off list;
+# ARGV: the key's lease (ms), the stream's cap, the message, the hand-off's lifetime (ms). A lane
+# lingering for the webhook (engine/linger.py) is handed the wake-up (and stops lingering);
+# otherwise the message is added, only if no wake-up for the webhook is waiting already.
 _WAKE_SCRIPT = """
+if redis.call('GET', KEYS[3]) then
+  redis.call('DEL', KEYS[3])
+  redis.call('RPUSH', KEYS[4], '1')
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  return 1
+end
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
   return 1
@@ -50,29 +58,44 @@ return 0
 _WAKE_SHA = hashlib.sha1(_WAKE_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis names scripts so)
 
 
-def add_wake_ups(client: SyncRedis, messages: dict[str, bytes], lease_ms: int) -> int:
-    """Add each message whose key is not set yet, setting the key; return how many were added.
+# Per webhook, the keys the script takes besides the stream: its wake key, its lingering lane's
+# key and that lane's hand-off list (named in engine/wakeups.py).
+WakeKeys = tuple[str, str, str]
+
+
+def add_wake_ups(
+    client: SyncRedis, messages: dict[WakeKeys, bytes], lease_ms: int, handoff_ms: int
+) -> int:
+    """Hand each wake-up to its webhook's lingering lane, or add its message if its wake key is
+    not set yet (setting it); return how many were handed over or added.
 
     One pipelined round trip on a synchronous client, from the calling thread: an emit's
     wake-up costs no hop to an event loop (docs/performance.md). The check and the add are one
     script, so two processes waking the same webhook at once add one message.
     """
     try:
-        return _run_wake_script(client, messages, lease_ms)
+        return _run_wake_script(client, messages, lease_ms, handoff_ms)
     except NoScriptError:  # a new or flushed server: load the script, then run it again
         client.script_load(_WAKE_SCRIPT)
-        return _run_wake_script(client, messages, lease_ms)
+        return _run_wake_script(client, messages, lease_ms, handoff_ms)
 
 
-def _run_wake_script(client: SyncRedis, messages: dict[str, bytes], lease_ms: int) -> int:
+def _run_wake_script(
+    client: SyncRedis, messages: dict[WakeKeys, bytes], lease_ms: int, handoff_ms: int
+) -> int:
     # EVALSHA, in a plain pipeline for more than one: redis-py's Script objects would ask
     # SCRIPT EXISTS first, another round trip per call. A missing script fails every command.
+    def args(keys: WakeKeys, message: bytes) -> tuple:
+        wake, linger, handoff = keys
+        return (_WAKE_SHA, 4, wake, STREAM, linger, handoff, lease_ms, STREAM_MAXLEN, message,
+                handoff_ms)  # fmt: skip
+
     if len(messages) == 1:
-        ((key, message),) = messages.items()
-        return client.evalsha(_WAKE_SHA, 2, key, STREAM, lease_ms, STREAM_MAXLEN, message)
+        ((keys, message),) = messages.items()
+        return client.evalsha(*args(keys, message))
     with client.pipeline(transaction=False) as pipe:
-        for key, message in messages.items():
-            pipe.evalsha(_WAKE_SHA, 2, key, STREAM, lease_ms, STREAM_MAXLEN, message)
+        for keys, message in messages.items():
+            pipe.evalsha(*args(keys, message))
         return sum(pipe.execute())
 
 

@@ -35,6 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "CIRCUIT_BREAKER_FAILURES": 3,
     "BATCH_SIZE": 50,
     "LANE_TIME_SLICE_SECONDS": 1.0,
+    # Lingering: a lane whose webhook had work twice within this long keeps its lane (and thread)
+    # this long when nothing more is due, and takes the webhook's next wake-up straight from
+    # Redis instead of the queue; at most LANE_LINGER_PER_PROCESS lanes of a worker process at
+    # once, and never while another webhook of its project waits for a slot. 0 turns it off.
+    "LANE_LINGER_SECONDS": 0.05,
+    "LANE_LINGER_PER_PROCESS": 4,
     # The engine's statements are prepared on each PostgreSQL connection (planned once, not at
     # every execution). Turn off behind a pooler that can't keep prepared statements
     # (PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0).

@@ -6,6 +6,7 @@ deliveries in one statement, sends them one after another over one kept-alive co
 under the hard deadline, records the batch in one statement, and goes on until nothing is due or
 its time slice is used up; then it gives the lane (and its thread) back and, with work left,
 wakes the webhook again. So whatever one endpoint does costs at most its own lanes' threads.
+A lane whose webhook gets work often may linger for its next wake-up first (engine/linger.py).
 """
 
 import functools
@@ -18,7 +19,7 @@ from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Now
 
 from webhooks.conf import app_settings
-from webhooks.engine import health, recording, sender, signals, timers, wakeups
+from webhooks.engine import health, linger, recording, sender, signals, timers, wakeups
 from webhooks.engine.backend import get_store
 from webhooks.engine.store import Batch, Record, Store
 from webhooks.ids import uuid7
@@ -44,6 +45,7 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
         return 0
     sent = 0
     while batch.deliveries:
+        linger.found_work(webhook_id)
         sending = time.monotonic()
         records = _send_batch(batch, slice_ends)
         per_delivery = (time.monotonic() - sending) / len(records)
@@ -55,11 +57,28 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
             return sent
         limit = _batch_size(per_delivery, slice_ends)
         # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
-        batch = store.claim_next(webhook_id, token, limit)
+        batch = _claim_next(store, webhook_id, token, limit, slice_ends)
         if len(batch.deliveries) == limit:
             wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
     _wake_waiters(store, webhook_id)  # nothing more was due: claim_next gave the lane back
     return sent
+
+
+def _claim_next(store: Store, webhook_id, token, limit: int, slice_ends: float) -> Batch:
+    """Claim the lane's next batch; with nothing due, linger for the webhook's next wake-up
+    if that is worth it (engine/linger.py), claiming again at each one until the time slice
+    ends. An empty batch has given the lane back (the last claim looks once more)."""
+    if not linger.begin(webhook_id):
+        return store.claim_next(webhook_id, token, limit)
+    try:
+        batch = store.claim_next(webhook_id, token, limit, keep=True)
+        while batch.kept:
+            # Nothing came, or Redis failed (None): claim once more, giving the lane back if empty.
+            handed = linger.wait(webhook_id, token, slice_ends)
+            batch = store.claim_next(webhook_id, token, limit, keep=handed is True)
+        return batch
+    finally:
+        linger.end()
 
 
 def _give_back(store: Store, webhook_id: uuid.UUID, token: uuid.UUID, again=False) -> None:

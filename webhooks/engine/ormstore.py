@@ -119,21 +119,25 @@ class OrmStore:
             error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
             return dataclasses.replace(batch, load_error=error)
 
-    def claim_next(self, webhook_id, token, limit: int) -> Batch:
+    def claim_next(self, webhook_id, token, limit: int, keep: bool = False) -> Batch:
         now = _now()
         with transaction.atomic():
             webhook = Webhook.objects.filter(pk=webhook_id).values(
-                "max_in_flight", "circuit_open_since"
+                "project_id", "max_in_flight", "circuit_open_since"
             )
             lanes = 1
             if webhook and webhook[0]["circuit_open_since"] is None:
                 lanes = webhook[0]["max_in_flight"] or app_settings.MAX_IN_FLIGHT_PER_WEBHOOK
             lane = Lane.objects.filter(webhook_id=webhook_id, token=token)
-            if not lane.filter(expires_at__gt=now, slot__lt=lanes).exists():
-                batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
-            else:
+            ours = lane.filter(expires_at__gt=now, slot__lt=lanes).exists()
+            batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
+            if ours:
                 batch = self._claim(webhook_id, limit, now)
-            expires_at = _lease(now) if batch.deliveries else now
+            if ours and keep and not batch.deliveries:
+                others = LaneWaiter.objects.filter(project_id=webhook[0]["project_id"])
+                kept = not others.exclude(webhook_id=webhook_id).exists()
+                batch = dataclasses.replace(batch, kept=kept)
+            expires_at = _lease(now) if batch.deliveries or batch.kept else now
             lane.update(expires_at=expires_at)
             ProjectSlot.objects.filter(token=token).update(expires_at=expires_at)
         # The webhook as it is now: each batch goes out with its current URL, secret and state.

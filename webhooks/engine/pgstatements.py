@@ -147,34 +147,49 @@ _OUR_SLOT = """
     project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s) AND token = %(token)s
 """
 
+# The lane is ours (its lease not over) and still allowed (its circuit may have opened since).
+_OURS = (
+    "EXISTS (SELECT 1 FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id"
+    " WHERE h.webhook_id = %(webhook)s AND h.token = %(token)s AND h.expires_at > {now}"
+    " AND h.slot < {lanes_of_w})"
+)
+
 # The lane's lease (and its project slot's) goes on while there is work, and ends (is given
 # back) when there is none, or when the webhook may use fewer lanes now (its circuit opened).
-# The webhook comes along, so every batch is sent with its current URL, secret and state.
+# With %(keep)s, a lane with nothing due is kept too (it lingers, engine/linger.py), unless
+# another webhook of the project waits for a slot. The webhook comes along, so every batch is
+# sent with its current URL, secret and state; one row with no delivery when none was claimed.
 CLAIM_NEXT = (
     "WITH"
-    + _CLAIM.replace(
-        "{guard}",
-        "EXISTS (SELECT 1 FROM {lane} h JOIN {webhook} w ON w.id = h.webhook_id"
-        " WHERE h.webhook_id = %(webhook)s AND h.token = %(token)s AND h.expires_at > {now}"
-        " AND h.slot < {lanes_of_w})",
-    )
+    + _CLAIM.replace("{guard}", _OURS)
     + """,
+keeps AS (
+    SELECT 1 WHERE %(keep)s AND NOT EXISTS (SELECT 1 FROM due) AND """
+    + _OURS
+    + """
+      AND NOT EXISTS (SELECT 1 FROM {waiter} x
+                      WHERE x.project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s)
+                        AND x.webhook_id <> %(webhook)s)
+),
 lane AS (
     UPDATE {lane}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
+    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) OR EXISTS (SELECT 1 FROM keeps)
+        THEN {lease_ends} ELSE {now} END
     FROM {claim_commit}
     WHERE webhook_id = %(webhook)s AND token = %(token)s
 ),
 project_slot AS (
     UPDATE {project_slot}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) THEN {lease_ends} ELSE {now} END
+    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) OR EXISTS (SELECT 1 FROM keeps)
+        THEN {lease_ends} ELSE {now} END
     WHERE"""
     + _OUR_SLOT
     + """)
-SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}
-FROM claimed
-JOIN {event} e ON e.id = claimed.event_id
-JOIN {webhook} w ON w.id = claimed.webhook_id
+SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}, EXISTS (SELECT 1 FROM keeps) AS kept
+FROM {webhook} w
+LEFT JOIN claimed ON true
+LEFT JOIN {event} e ON e.id = claimed.event_id
+WHERE w.id = %(webhook)s
 ORDER BY claimed.next_attempt_at
 """
 )

@@ -19,7 +19,7 @@ from webhooks.engine.store import Batch, Clock, Record, log_deleted
 from webhooks.models import Delivery, Event, Webhook
 
 
-def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
+def _batch(webhook_id, rows, with_webhook: bool, kept: bool = False) -> Batch:
     """Return the batch of rows [now, (webhook columns), delivery columns, event columns]."""
     offset = 1 + (width(Webhook) if with_webhook else 0)
     middle = offset + width(Delivery)
@@ -31,7 +31,7 @@ def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
         delivery.event = instance(Event, row[middle:])
         deliveries.append(delivery)
     webhook, load_error = None, ""
-    if with_webhook and rows:
+    if with_webhook and deliveries:
         try:
             webhook = instance(Webhook, rows[0][1:offset])
         except Exception as exc:  # an undecryptable secret: each delivery records the error
@@ -39,7 +39,7 @@ def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
     if webhook_id is None and deliveries:
         webhook_id = deliveries[0].webhook_id
     clock = Clock(rows[0][0]) if rows else None
-    return Batch(webhook_id, deliveries, clock, webhook=webhook, load_error=load_error)
+    return Batch(webhook_id, deliveries, clock, webhook=webhook, load_error=load_error, kept=kept)
 
 
 class PgStore(PgEmit):
@@ -70,7 +70,7 @@ class PgStore(PgEmit):
             return None  # every lane (or project slot) is held, or the webhook is gone
         return _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
 
-    def claim_next(self, webhook_id, token, limit: int) -> Batch:
+    def claim_next(self, webhook_id, token, limit: int, keep: bool = False) -> Batch:
         params = {
             "webhook": webhook_id,
             "token": token,
@@ -78,8 +78,11 @@ class PgStore(PgEmit):
             "lease": app_settings.LEASE_SECONDS,
             "worker": liveness.worker_id(),
             "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
+            "keep": keep,
         }
-        return _batch(webhook_id, self._run(statements.CLAIM_NEXT, params), with_webhook=True)
+        rows = self._run(statements.CLAIM_NEXT, params)
+        kept = bool(rows) and rows[0][-1]
+        return _batch(webhook_id, [row[:-1] for row in rows], with_webhook=True, kept=kept)
 
     def release(self, webhook_id, token) -> None:
         self._run(statements.RELEASE, {"webhook": webhook_id, "token": token})

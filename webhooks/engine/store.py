@@ -45,6 +45,7 @@ class Batch:
     # delivery of the batch is recorded as an internal error.
     webhook: Webhook | None = None
     load_error: str = ""
+    kept: bool = False  # claim_next with keep found nothing and kept the lane (it lingers)
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,15 @@ class Store(Protocol):
         work, then waits in the waiting list, and it looks once more after it began to wait.
         """
 
-    def claim_next(self, webhook_id: uuid.UUID, token: uuid.UUID, limit: int) -> Batch:
+    def claim_next(
+        self, webhook_id: uuid.UUID, token: uuid.UUID, limit: int, keep: bool = False
+    ) -> Batch:
         """Claim the lane's next due deliveries, with the webhook as it is now; with none due
-        (or the lane no longer allowed: its circuit opened), release the lane and its slot."""
+        (or the lane no longer allowed: its circuit opened), release the lane and its slot.
+
+        keep: with none due, keep the lane and its slot instead (batch.kept), if the lane is
+        still allowed and no other webhook of the project waits for a slot.
+        """
 
     def release(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:
         """Give the lane and its project slot back."""

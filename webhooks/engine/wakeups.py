@@ -2,12 +2,14 @@
 
 One message per webhook, not per delivery: on Redis a wake-up is only added when none is
 waiting for that webhook already (a key with a lease, cleared by the worker that takes the
-message, before it claims). The wake-ups go straight to the stream on a synchronous Redis client,
-from the calling thread, in taskiq's message format; only the embedded mode (no Redis) kicks its
-in-process broker, from one daemon thread running an asyncio loop (Taskiq has no synchronous
-kiq()). A fork gets fresh clients and a fresh loop. Nothing here raises to the caller: a lost
-wake-up costs latency, never a delivery; the sweep wakes due work again. WebhooksConfig.ready()
-connects defer_wakes and send_deferred_wakes to the request signals, and registers the tasks.
+message, before it claims), and a lane lingering for the webhook is handed the wake-up
+instead of the queue (engine/linger.py). The wake-ups go straight to the stream on a
+synchronous Redis client, from the calling thread, in taskiq's message format; only the
+embedded mode (no Redis) kicks its in-process broker, from one daemon thread running an asyncio
+loop (Taskiq has no synchronous kiq()). A fork gets fresh clients and a fresh loop. Nothing here
+raises to the caller: a lost wake-up costs latency, never a delivery; the sweep wakes due work
+again. WebhooksConfig.ready() connects defer_wakes and send_deferred_wakes to the request
+signals, and registers the tasks.
 """
 
 import asyncio
@@ -31,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 LANE_TASK = "webhooks.lane"
 WAKE_KEY = "webhooks:wake:{}"  # set while a wake-up for the webhook waits in the stream
+# Set while a lane of the webhook lingers (engine/linger.py): a wake-up goes to its hand-off list.
+LINGER_KEY = "webhooks:linger:{}"
+HANDOFF_KEY = "webhooks:handoff:{}"
+HANDOFF_LIFETIME_MS = 5000  # a hand-off no lane took (its worker died) is dropped after this
 KICK_BATCH = 500  # wake-ups per pipelined round trip to Redis
 
 
@@ -123,13 +129,18 @@ def wake(webhook_ids: Iterable[uuid.UUID | str], force: bool = False) -> int:
         try:
             if force:
                 client.delete(*(WAKE_KEY.format(i) for i in batch))
-            sent += add_wake_ups(client, {WAKE_KEY.format(i): _message(i) for i in batch}, lease_ms)
+            messages = {_keys(i): _message(i) for i in batch}
+            sent += add_wake_ups(client, messages, lease_ms, HANDOFF_LIFETIME_MS)
         except Exception as exc:  # the queue is failing: the sweep wakes the rest
             logger.warning(
                 "woke %d of %d webhooks; the sweep wakes the rest (%s)", start, len(ids), exc
             )
             break
     return sent
+
+
+def _keys(webhook_id: str) -> tuple[str, str, str]:
+    return tuple(key.format(webhook_id) for key in (WAKE_KEY, LINGER_KEY, HANDOFF_KEY))
 
 
 def redis_client() -> redis.Redis:
