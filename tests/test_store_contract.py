@@ -165,6 +165,55 @@ def test_claim_next_claims_nothing_for_a_lane_it_lost(store):
     assert store.claim_next(hook.id, token, 5).deliveries == []
 
 
+def test_claim_next_with_keep_keeps_an_idle_lane_for_the_next_delivery(store):
+    # given a lane of a one-lane webhook whose due work is all claimed
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 1)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    # when it claims with keep and nothing is due
+    batch = store.claim_next(hook.id, token, 5, keep=True)
+    # then it keeps the lane (no other lane may be taken), and claims what comes next
+    assert (batch.deliveries, batch.kept, batch.crowded) == ([], True, False)
+    assert Lane.objects.get(webhook=hook).expires_at > database_now()
+    assert store.acquire(hook.id, uuid.uuid4(), 1) is None
+    (later,) = due(hook, 1)
+    batch = store.claim_next(hook.id, token, 5, keep=True)
+    assert [d.pk for d in batch.deliveries] == [later.pk] and not batch.kept
+    assert batch.webhook is not None and batch.webhook.pk == hook.pk
+
+
+def test_claim_next_with_keep_gives_way_to_a_webhook_of_the_project_that_waits(
+    store, webhooks_settings
+):
+    # given a project of one slot, held by a lane with nothing due, and a sibling waiting
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
+    hook = WebhookFactory()
+    sibling = WebhookFactory(project_id=hook.project_id)
+    due(hook, 2)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    due(sibling, 1)
+    assert store.acquire(sibling.id, uuid.uuid4(), 1) is None  # it waits now
+    # when the lane claims with keep: its one due delivery, and it is told the sibling waits
+    batch = store.claim_next(hook.id, token, 5, keep=True)
+    assert len(batch.deliveries) == 1 and batch.crowded and not batch.kept
+    # then with nothing due it gives the slot back instead of keeping it
+    batch = store.claim_next(hook.id, token, 5, keep=True)
+    assert (batch.deliveries, batch.kept, batch.crowded) == ([], False, True)
+    assert store.acquire(sibling.id, uuid.uuid4(), 1) is not None
+
+
+def test_claim_next_with_keep_keeps_no_lane_it_lost(store):
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 1)
+    token = uuid.uuid4()
+    store.acquire(hook.id, token, 1)
+    Lane.objects.filter(webhook=hook).update(token=uuid.uuid4())  # expired and taken by another
+    batch = store.claim_next(hook.id, token, 5, keep=True)
+    assert (batch.deliveries, batch.kept) == ([], False)
+
+
 def test_record_inserts_the_attempt_numbered_by_the_count_and_applies_the_state(store):
     hook = WebhookFactory()
     due(hook, 1)

@@ -43,42 +43,49 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
     if not batch.deliveries:
         _give_back(store, webhook_id, token)
         return 0
-    sent = 0
-    while batch.deliveries:
-        linger.found_work(webhook_id)
-        sending = time.monotonic()
-        records = _send_batch(batch, slice_ends)
-        per_delivery = (time.monotonic() - sending) / len(records)
-        _finish(store, batch, batch.webhook, records)
-        sent += sum(r.attempt is not None for r in records)
-        if time.monotonic() >= slice_ends:
-            # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
-            _give_back(store, webhook_id, token, again=True)
-            return sent
-        limit = _batch_size(per_delivery, slice_ends)
-        # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
-        batch = _claim_next(store, webhook_id, token, limit, slice_ends)
-        if len(batch.deliveries) == limit:
-            wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
-    _wake_waiters(store, webhook_id)  # nothing more was due: claim_next gave the lane back
-    return sent
-
-
-def _claim_next(store: Store, webhook_id, token, limit: int, slice_ends: float) -> Batch:
-    """Claim the lane's next batch; with nothing due, linger for the webhook's next wake-up
-    if that is worth it (engine/linger.py), claiming again at each one until the time slice
-    ends. An empty batch has given the lane back (the last claim looks once more)."""
-    if not linger.begin(webhook_id):
-        return store.claim_next(webhook_id, token, limit)
+    listening = linger.Listening(webhook_id, token)
     try:
-        batch = store.claim_next(webhook_id, token, limit, keep=True)
-        while batch.kept:
-            # Nothing came, or Redis failed (None): claim once more, giving the lane back if empty.
-            handed = linger.wait(webhook_id, token, slice_ends)
-            batch = store.claim_next(webhook_id, token, limit, keep=handed is True)
-        return batch
+        return _run(store, batch, listening, slice_ends)
     finally:
-        linger.end()
+        listening.stop()
+
+
+def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: float) -> int:
+    """Send batch and the ones after it; return how many were sent (see run_lane)."""
+    webhook_id, token, sent, limit = batch.webhook_id, listening.token, 0, 1
+    while True:
+        if batch.deliveries:
+            linger.found_work(webhook_id)
+            sending = time.monotonic()
+            records = _send_batch(batch, slice_ends)
+            per_delivery = (time.monotonic() - sending) / len(records)
+            _finish(store, batch, batch.webhook, records)
+            sent += sum(r.attempt is not None for r in records)
+            if time.monotonic() >= slice_ends:
+                # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
+                listening.stop()
+                _give_back(store, webhook_id, token, again=True)
+                return sent
+            more_due = len(batch.deliveries) == limit
+            limit = _batch_size(per_delivery, slice_ends)
+        else:
+            more_due = False  # kept with nothing due: lingering
+        # Lingering since the last claim, nothing more may be due until a wake-up is handed over.
+        if listening.active and not more_due and not listening.wait(slice_ends):
+            _give_back(store, webhook_id, token)  # nothing came
+            return sent
+        keep = listening.start()
+        # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
+        batch = store.claim_next(webhook_id, token, limit, keep=keep)
+        if batch.crowded:
+            listening.give_way()  # another webhook of the project waits for this lane's slot
+        if len(batch.deliveries) == limit:
+            listening.stop()  # so that this wake-up goes to the queue:
+            wakeups.wake([webhook_id])  # more due than this lane takes: another lane may help
+        elif not batch.deliveries and not batch.kept:
+            listening.stop()
+            _wake_waiters(store, webhook_id)  # nothing more was due: claim_next gave the lane back
+            return sent
 
 
 def _give_back(store: Store, webhook_id: uuid.UUID, token: uuid.UUID, again=False) -> None:

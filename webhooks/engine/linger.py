@@ -1,19 +1,23 @@
 """Lingering: a lane with nothing more due waits a moment for its webhook's next wake-up.
 
 Events that come one at a time (one thread emitting, a paced stream) would each take a lone
-delivery's whole path: a queue message, a lane and a project slot taken, the claim, the record,
-the lane given back and the waiting list read. A lane whose webhook had work twice within
-LANE_LINGER_SECONDS keeps its lane instead (claim_next with keep) and waits that long in Redis:
-it sets the webhook's linger key and blocks on its hand-off list, and the wake script
-(broker.py) gives a wake-up to the list, deleting the key, instead of adding a queue message.
-The lane then claims as it would after a batch; with nothing handed over it gives the lane back.
+delivery's whole path: a queue message, a lane and a project slot taken with the claim, the
+record, a claim that finds nothing and gives the lane back, and the waiting list read. A lane
+whose webhook had work twice within LANE_LINGER_SECONDS lingers instead. Before its next claim
+it sets the webhook's linger key in Redis; the wake script (broker.py) then hands a wake-up to
+the webhook's hand-off list, deleting the key, instead of adding a queue message. After the
+batch, the lane waits on that list (and sets the key again, for its next claim): a hand-off
+means a delivery was committed after the lane's last claim, so it claims; none within
+LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A lingering lone
+delivery is two statements (the claim and the record) and one Redis round trip.
 
 What it may cost others is bounded: at most LANE_LINGER_PER_PROCESS lanes of a process linger
-at once (the rest of its threads stay free), never past the lane's time slice, and claim_next
-keeps no lane while another webhook of its project waits for a slot. Nothing is lost when it
-fails: a wake-up handed to a lane that died is dropped, and the sweep wakes the webhook again
-(within DISPATCH_INTERVAL_SECONDS, once the linger key's short lifetime is over); when Redis
-fails, the lane claims once more rather than trust that nothing came.
+at once (the rest of its threads stay free), one lane per webhook, never past the lane's time
+slice, and claim_next keeps no idle lane while another webhook of its project waits for a slot.
+Nothing is lost when it fails: a wake-up that went to the queue instead (the key lapsed during a
+long send) starts another lane, or waits in the waiting list for this one's release; a wake-up
+handed to a lane that died is dropped, and the sweep wakes the webhook again; when Redis fails,
+the lane claims once more rather than trust that nothing came.
 """
 
 import logging
@@ -30,7 +34,9 @@ from webhooks.engine import wakeups
 
 logger = logging.getLogger(__name__)
 
-_KEY_MARGIN_SECONDS = 0.25  # the linger key outlives the wait by this much, then Redis drops it
+# The linger key outlives a wait by this much. A send that takes longer lets it lapse (its
+# wake-ups go to the queue again); a worker that dies mid-linger swallows wake-ups this long.
+_KEY_MARGIN_SECONDS = 1.0
 _REMEMBERED = 4096  # webhooks whose last arrivals a process keeps
 
 # KEYS: the linger key, the hand-off list; ARGV: this lane's token. Stops lingering (if the key
@@ -65,43 +71,95 @@ def found_work(webhook_id: uuid.UUID) -> None:
         arrivals[webhook_id] = (arrivals.get(webhook_id, (0.0, 0.0))[1], now)
 
 
-def begin(webhook_id: uuid.UUID) -> bool:
-    """Take one of this process's lingering places if lingering is worth it; say whether."""
-    seconds = app_settings.LANE_LINGER_SECONDS
-    if seconds <= 0 or not settings.REDIS_URL:
+class Listening:
+    """A lane's hold on its webhook's wake-ups while it lingers; stop() whatever happens.
+
+    Armed (start) before a claim and again at each hand-off, so a wake-up that no hand-off
+    brought since the lane's last claim means nothing came: the lane needs no claim to learn
+    that its webhook has nothing due.
+    """
+
+    def __init__(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:
+        self.webhook_id, self.token = webhook_id, token
+        self.key = wakeups.LINGER_KEY.format(webhook_id)
+        self.handoff = wakeups.HANDOFF_KEY.format(webhook_id)
+        self.active = False
+        self.done = False  # gave way to another webhook of the project: no more in this run
+
+    def give_way(self) -> None:
+        """Stop lingering for the rest of the lane's run."""
+        self.stop()
+        self.done = True
+
+    def start(self) -> bool:
+        """Begin to linger if it is worth it and no other lane of the webhook does; say whether.
+
+        Worth it: the webhook had work twice within LANE_LINGER_SECONDS here, and fewer than
+        LANE_LINGER_PER_PROCESS lanes of this process linger.
+        """
+        seconds = app_settings.LANE_LINGER_SECONDS
+        if self.active or self.done or seconds <= 0 or not settings.REDIS_URL:
+            return self.active
+        with _state.lock:
+            before, last = _state.arrivals.get(self.webhook_id, (0.0, 0.0))
+            if last - before > seconds or _state.lingering >= app_settings.LANE_LINGER_PER_PROCESS:
+                return False  # work comes seldom (a deploy now and then), or enough threads linger
+            _state.lingering += 1
+        self.active = True
+        try:
+            if wakeups.redis_client().set(self.key, self.token.hex, px=_key_ms(), nx=True):
+                return True
+        except redis.RedisError as exc:
+            logger.warning("could not linger for webhook %s (%s)", self.webhook_id, exc)
+        self._leave()
         return False
-    with _state.lock:
-        before, last = _state.arrivals.get(webhook_id, (0.0, 0.0))
-        if last - before > seconds or _state.lingering >= app_settings.LANE_LINGER_PER_PROCESS:
-            return False  # work comes seldom (a deploy now and then), or enough threads linger
-        _state.lingering += 1
-        return True
+
+    def wait(self, until: float) -> bool:
+        """Wait for a wake-up until the monotonic time until, at most LANE_LINGER_SECONDS;
+        return whether to claim. Still active after, unless nothing came (or Redis failed:
+        then claim, as one may have come)."""
+        seconds = min(app_settings.LANE_LINGER_SECONDS, until - time.monotonic())
+        try:
+            client = wakeups.redis_client()
+            if seconds >= 0.001:
+                with client.pipeline(transaction=False) as pipe:
+                    pipe.blpop([self.handoff], timeout=seconds)
+                    pipe.set(self.key, self.token.hex, px=_key_ms())  # armed for the next claim
+                    handed, _ = pipe.execute()
+                if handed:
+                    return True
+            return self.stop() > 0  # one may have come between the wait's end and the stop
+        except redis.RedisError as exc:
+            logger.warning(
+                "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
+            )
+            self._leave()
+            return True
+
+    def stop(self) -> int:
+        """Stop lingering; return how many wake-ups were handed over meanwhile."""
+        if not self.active:
+            return 0
+        try:
+            return wakeups.redis_client().eval(
+                _STOP_SCRIPT, 2, self.key, self.handoff, self.token.hex
+            )
+        except redis.RedisError as exc:  # the key's lifetime ends it
+            logger.warning("could not stop lingering for webhook %s (%s)", self.webhook_id, exc)
+            return 1  # claim once more: one may have come
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.active:
+            self.active = False
+            with _state.lock:
+                _state.lingering -= 1
 
 
-def end() -> None:
-    """Give back the lingering place begin() took."""
-    with _state.lock:
-        _state.lingering -= 1
-
-
-def wait(webhook_id: uuid.UUID, token: uuid.UUID, until: float) -> bool | None:
-    """Wait for a wake-up of webhook_id until the monotonic time until, at most
-    LANE_LINGER_SECONDS; return whether one came, or None if Redis failed (one may have)."""
-    seconds = min(app_settings.LANE_LINGER_SECONDS, until - time.monotonic())
-    if seconds < 0.001:
-        return False
-    linger, handoff = wakeups.LINGER_KEY.format(webhook_id), wakeups.HANDOFF_KEY.format(webhook_id)
-    client = wakeups.redis_client()
-    try:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.set(linger, token.hex, px=int((seconds + _KEY_MARGIN_SECONDS) * 1000))
-            pipe.blpop([handoff], timeout=seconds)
-            _, handed = pipe.execute()
-        # Handed over: the waker deleted the key. Timed out: stop, unless one came meanwhile.
-        return bool(handed) or bool(client.eval(_STOP_SCRIPT, 2, linger, handoff, token.hex))
-    except redis.RedisError as exc:
-        logger.warning("lingering for webhook %s failed (%s); claiming once more", webhook_id, exc)
-        return None
+def _key_ms() -> int:
+    """The linger key's lifetime: past the wait, and a send's usual time, then Redis drops it."""
+    return int((app_settings.LANE_LINGER_SECONDS + _KEY_MARGIN_SECONDS) * 1000)
 
 
 def _reset_after_fork() -> None:

@@ -133,10 +133,11 @@ class OrmStore:
             batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
             if ours:
                 batch = self._claim(webhook_id, limit, now)
-            if ours and keep and not batch.deliveries:
+            if keep and webhook:
                 others = LaneWaiter.objects.filter(project_id=webhook[0]["project_id"])
-                kept = not others.exclude(webhook_id=webhook_id).exists()
-                batch = dataclasses.replace(batch, kept=kept)
+                crowded = others.exclude(webhook_id=webhook_id).exists()
+                kept = ours and not crowded and not batch.deliveries
+                batch = dataclasses.replace(batch, kept=kept, crowded=crowded)
             expires_at = _lease(now) if batch.deliveries or batch.kept else now
             lane.update(expires_at=expires_at)
             ProjectSlot.objects.filter(token=token).update(expires_at=expires_at)

@@ -157,19 +157,24 @@ _OURS = (
 # The lane's lease (and its project slot's) goes on while there is work, and ends (is given
 # back) when there is none, or when the webhook may use fewer lanes now (its circuit opened).
 # With %(keep)s, a lane with nothing due is kept too (it lingers, engine/linger.py), unless
-# another webhook of the project waits for a slot. The webhook comes along, so every batch is
-# sent with its current URL, secret and state; one row with no delivery when none was claimed.
+# another webhook of the project waits for a slot (crowded: then it stops lingering). The
+# webhook comes along, so every batch is sent with its current URL, secret and state; one row
+# with no delivery when none was claimed.
 CLAIM_NEXT = (
     "WITH"
     + _CLAIM.replace("{guard}", _OURS)
     + """,
+crowded AS (
+    SELECT 1 FROM {waiter} x
+    WHERE %(keep)s AND x.webhook_id <> %(webhook)s
+      AND x.project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s)
+    LIMIT 1
+),
 keeps AS (
     SELECT 1 WHERE %(keep)s AND NOT EXISTS (SELECT 1 FROM due) AND """
     + _OURS
     + """
-      AND NOT EXISTS (SELECT 1 FROM {waiter} x
-                      WHERE x.project_id = (SELECT project_id FROM {webhook} WHERE id = %(webhook)s)
-                        AND x.webhook_id <> %(webhook)s)
+      AND NOT EXISTS (SELECT 1 FROM crowded)
 ),
 lane AS (
     UPDATE {lane}
@@ -185,7 +190,8 @@ project_slot AS (
     WHERE"""
     + _OUR_SLOT
     + """)
-SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols}, EXISTS (SELECT 1 FROM keeps) AS kept
+SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols},
+    EXISTS (SELECT 1 FROM keeps) AS kept, EXISTS (SELECT 1 FROM crowded) AS crowded
 FROM {webhook} w
 LEFT JOIN claimed ON true
 LEFT JOIN {event} e ON e.id = claimed.event_id

@@ -5,6 +5,7 @@ or give both back when nothing is due; record = insert a batch's attempts and ap
 The statements are in pgstatements.py, the emit's in pgemit.py; this turns rows into batches.
 """
 
+import dataclasses
 import json
 import uuid
 
@@ -19,7 +20,7 @@ from webhooks.engine.store import Batch, Clock, Record, log_deleted
 from webhooks.models import Delivery, Event, Webhook
 
 
-def _batch(webhook_id, rows, with_webhook: bool, kept: bool = False) -> Batch:
+def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
     """Return the batch of rows [now, (webhook columns), delivery columns, event columns]."""
     offset = 1 + (width(Webhook) if with_webhook else 0)
     middle = offset + width(Delivery)
@@ -39,7 +40,7 @@ def _batch(webhook_id, rows, with_webhook: bool, kept: bool = False) -> Batch:
     if webhook_id is None and deliveries:
         webhook_id = deliveries[0].webhook_id
     clock = Clock(rows[0][0]) if rows else None
-    return Batch(webhook_id, deliveries, clock, webhook=webhook, load_error=load_error, kept=kept)
+    return Batch(webhook_id, deliveries, clock, webhook=webhook, load_error=load_error)
 
 
 class PgStore(PgEmit):
@@ -81,8 +82,10 @@ class PgStore(PgEmit):
             "keep": keep,
         }
         rows = self._run(statements.CLAIM_NEXT, params)
-        kept = bool(rows) and rows[0][-1]
-        return _batch(webhook_id, [row[:-1] for row in rows], with_webhook=True, kept=kept)
+        batch = _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
+        if not rows:
+            return batch
+        return dataclasses.replace(batch, kept=rows[0][-2], crowded=rows[0][-1])
 
     def release(self, webhook_id, token) -> None:
         self._run(statements.RELEASE, {"webhook": webhook_id, "token": token})

@@ -45,7 +45,10 @@ class Batch:
     # delivery of the batch is recorded as an internal error.
     webhook: Webhook | None = None
     load_error: str = ""
-    kept: bool = False  # claim_next with keep found nothing and kept the lane (it lingers)
+    # claim_next with keep: nothing was due and the lane was kept (it lingers), or another
+    # webhook of the project waits for a slot (the lane stops lingering).
+    kept: bool = False
+    crowded: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class Store(Protocol):
         (or the lane no longer allowed: its circuit opened), release the lane and its slot.
 
         keep: with none due, keep the lane and its slot instead (batch.kept), if the lane is
-        still allowed and no other webhook of the project waits for a slot.
+        still allowed and no other webhook of the project waits for a slot (batch.crowded).
         """
 
     def release(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:

@@ -1,0 +1,258 @@
+"""Lingering lanes (engine/linger.py): the next wake-up of a busy webhook is handed to the lane
+that holds it, through Redis; nothing is lost when nothing comes, when Redis fails or when the
+lane dies, and a lingering lane costs other webhooks and projects only what the issue allows.
+"""
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+from django.db import connection
+from django.utils import timezone
+
+from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.support import wait_for
+from webhooks import broker
+from webhooks.engine import lanes, linger, wakeups
+from webhooks.engine import pgstatements as statements
+from webhooks.engine.pgstore import PgStore
+from webhooks.events import EVENT_TYPES
+from webhooks.models import Delivery, Lane, LaneWaiter
+from webhooks.services.emit import emit_webhook_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DATA = EVENT_TYPES["config.deployed"].example
+NAMES = {
+    getattr(statements, name): name
+    for name in ("ACQUIRE", "ADD_SLOTS", "CLAIM_NEXT", "RELEASE", "WAITERS", "RECORD")
+}
+
+
+@pytest.fixture
+def lingering(webhooks_settings):
+    webhooks_settings(LANE_LINGER_SECONDS=1.5, LANE_TIME_SLICE_SECONDS=10, LEASE_SECONDS=30)
+
+
+@pytest.fixture
+def statements_run(monkeypatch):
+    """Record the name of every engine statement run, from any thread."""
+    names: list[str] = []
+    real = PgStore._run
+
+    def run(self, template, params):
+        names.append(NAMES.get(template, "other"))
+        return real(self, template, params)
+
+    monkeypatch.setattr(PgStore, "_run", run)
+    return names
+
+
+def redis_client() -> redis.Redis:
+    return wakeups.redis_client()
+
+
+def stream_length() -> int:
+    return redis_client().xlen(broker.STREAM)
+
+
+def due(webhook, count: int) -> list[Delivery]:
+    now = timezone.now()
+    return [
+        DeliveryFactory(
+            webhook=webhook,
+            event=EventFactory(project_id=webhook.project_id),
+            next_attempt_at=now - timedelta(seconds=count - n),
+        )
+        for n in range(count)
+    ]
+
+
+def lane_in_thread(webhook_id) -> tuple[threading.Thread, list]:
+    sent: list = []
+
+    def run():
+        try:
+            sent.append(lanes.run_lane(webhook_id))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, sent
+
+
+def lingers(webhook) -> bool:
+    return bool(redis_client().exists(wakeups.LINGER_KEY.format(webhook.id)))
+
+
+def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
+    receiver, lingering, statements_run
+):
+    # given a lane that sent two deliveries in a row (its webhook is busy) and now lingers
+    hook = WebhookFactory(url=receiver.url())
+    due(hook, 2)
+    thread, sent = lane_in_thread(hook.id)
+    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    before, stream = len(statements_run), stream_length()
+    # when two events are emitted, one after the other has arrived
+    for n in (3, 4):
+        event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
+        wait_for(lambda n=n: len(receiver.requests) == n, 5, f"delivery {n}")
+        assert receiver.requests[-1].headers["webhook-id"] == str(event.deliveries.get().id)
+    handed = statements_run[before:]
+    # then the lane sent them: no queue message, and for each one claim and one record only
+    assert stream_length() == stream
+    wait_for(lambda: lingers(hook), 5, "the lane to linger again")
+    assert handed == ["CLAIM_NEXT", "RECORD"] * 2, handed
+    # and with nothing more coming, it gives the lane back and stops lingering
+    thread.join(5)
+    assert sent == [4]
+    assert not lingers(hook)
+    assert not Lane.objects.filter(webhook=hook, expires_at__gt=timezone.now()).exists()
+    assert statements_run[-2:] == ["RELEASE", "WAITERS"]
+    assert set(Delivery.objects.filter(webhook=hook).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
+def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):
+    # given a webhook whose work comes seldom: one delivery
+    hook = WebhookFactory(url=receiver.url())
+    due(hook, 1)
+    # when its lane runs
+    started = time.monotonic()
+    assert lanes.run_lane(hook.id) == 1
+    # then it gave the lane back at once, as before lingering existed
+    assert time.monotonic() - started < 1.0
+    assert not lingers(hook)
+    assert statements_run[-3:] == ["RECORD", "CLAIM_NEXT", "WAITERS"]
+
+
+def test_a_wake_up_with_no_lane_lingering_goes_to_the_queue():
+    webhook_id = str(uuid.uuid4())
+    stream = stream_length()
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream + 1
+    assert not redis_client().exists(wakeups.HANDOFF_KEY.format(webhook_id))
+    wakeups.taken(webhook_id)
+
+
+def test_a_hand_off_is_one_per_linger_and_the_lane_stopping_finds_it(lingering):
+    # given a lane that began to linger
+    webhook_id, token = uuid.uuid4(), uuid.uuid4()
+    linger.found_work(webhook_id)
+    linger.found_work(webhook_id)
+    listening = linger.Listening(webhook_id, token)
+    assert listening.start()
+    stream = stream_length()
+    # when two wake-ups come before it waits: the first is handed over, the second queued
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream + 1
+    wakeups.taken(str(webhook_id))
+    # then stopping says one came meanwhile (the lane claims once more) and leaves nothing
+    assert listening.stop() == 1
+    assert not listening.active
+    assert not redis_client().exists(wakeups.LINGER_KEY.format(webhook_id))
+    assert not redis_client().exists(wakeups.HANDOFF_KEY.format(webhook_id))
+
+
+def test_one_lane_of_a_webhook_lingers_and_a_process_has_few_lingering(
+    lingering, webhooks_settings
+):
+    webhooks_settings(LANE_LINGER_PER_PROCESS=2)
+    busy = [uuid.uuid4() for _ in range(3)]
+    for webhook_id in busy:
+        linger.found_work(webhook_id)
+        linger.found_work(webhook_id)
+    first = linger.Listening(busy[0], uuid.uuid4())
+    assert first.start()
+    # a second lane of the same webhook does not linger (the first gets its wake-ups)
+    assert not linger.Listening(busy[0], uuid.uuid4()).start()
+    second = linger.Listening(busy[1], uuid.uuid4())
+    assert second.start()
+    # the process's share is taken: a third webhook's lane gives its thread back instead
+    third = linger.Listening(busy[2], uuid.uuid4())
+    assert not third.start()
+    first.stop()
+    assert third.start()
+    second.stop()
+    third.stop()
+
+
+def test_a_webhook_whose_work_comes_seldom_does_not_linger(lingering):
+    webhook_id = uuid.uuid4()
+    linger.found_work(webhook_id)
+    assert not linger.Listening(webhook_id, uuid.uuid4()).start()  # once: nothing to go by
+    linger._state.arrivals[webhook_id] = (time.monotonic() - 5.0, time.monotonic())
+    assert not linger.Listening(webhook_id, uuid.uuid4()).start()  # 5 s apart
+
+
+def test_a_lingering_lane_gives_way_to_a_webhook_of_its_project_that_waits(
+    receiver, lingering, webhooks_settings
+):
+    # given a project of one slot, whose first webhook's lane lingers
+    webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
+    hook = WebhookFactory(url=receiver.url(), max_in_flight=1)
+    other = WebhookFactory(url=receiver.url("/other"), project_id=hook.project_id, max_in_flight=1)
+    due(hook, 2)
+    thread, sent = lane_in_thread(hook.id)
+    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    # when the other webhook gets a delivery: its wake-up finds the project's one slot held
+    (waiting,) = due(other, 1)
+    assert lanes.run_lane(other.id) == 0
+    assert LaneWaiter.objects.filter(webhook=other).exists()
+    # then the lingering lane's next claim (for an event to both) sees it wait and gives the
+    # slot back after that one delivery, and the other webhook goes next
+    started = time.monotonic()
+    event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    thread.join(5)
+    assert not thread.is_alive() and sent == [3]
+    assert time.monotonic() - started < 1.0  # without waiting out the linger (1.5 s here)
+    assert lanes.run_lane(other.id) == 2
+    ids = [r.headers["webhook-id"] for r in receiver.requests[-2:]]
+    assert ids == [str(waiting.id), str(event.deliveries.get(webhook=other).id)]
+
+
+def test_when_redis_fails_while_lingering_the_lane_claims_once_more(
+    receiver, lingering, monkeypatch
+):
+    # given a lingering lane
+    hook = WebhookFactory(url=receiver.url())
+    due(hook, 2)
+    thread, sent = lane_in_thread(hook.id)
+    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    # when Redis fails: a delivery is committed and its wake-up is lost
+    monkeypatch.setattr(wakeups, "wake", lambda ids, force=False: 0)
+    (late,) = due(hook, 1)
+    monkeypatch.setattr(linger.wakeups, "redis_client", _failing_client)
+    # then the lane's wait fails (at its next step), it claims once more and sends the delivery
+    thread.join(5)
+    assert not thread.is_alive()
+    assert sent == [3]
+    assert receiver.requests[-1].headers["webhook-id"] == str(late.id)
+
+
+def _failing_client():
+    raise redis.ConnectionError("Redis went away")
+
+
+def test_a_wake_up_handed_to_a_lane_that_died_is_dropped_and_the_queue_takes_over():
+    # given a linger key left by a lane whose worker was killed
+    webhook_id = str(uuid.uuid4())
+    redis_client().set(wakeups.LINGER_KEY.format(webhook_id), "dead", px=300)
+    stream = stream_length()
+    # then a wake-up meanwhile is handed to nobody
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream
+    # and once the key's lifetime is over, the next (the sweep's, say) goes to the queue
+    redis_client().set(wakeups.LINGER_KEY.format(webhook_id), "dead", px=300)
+    time.sleep(0.4)
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream + 1
+    wakeups.taken(webhook_id)
