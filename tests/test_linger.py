@@ -141,25 +141,42 @@ def test_a_wake_up_with_no_lane_lingering_goes_to_the_queue():
     wakeups.taken(webhook_id)
 
 
-def test_a_hand_off_is_one_per_linger_and_the_lane_stopping_finds_it(lingering):
+def test_wake_ups_while_a_lane_lingers_are_one_hand_off_and_the_lane_stopping_finds_it(
+    lingering,
+):
     # given a lane that began to linger
     webhook_id, token = uuid.uuid4(), uuid.uuid4()
     linger.found_work(webhook_id)
     linger.found_work(webhook_id)
     listening = linger.Listening(webhook_id, token)
-    assert listening.start()
+    assert listening.start(per_delivery=0.001)
     stream = stream_length()
-    # when two wake-ups come before it waits: the first is handed over, the second queued
-    assert wakeups.wake([webhook_id]) == 1
+    # when three wake-ups come before it waits (during its send, say)
+    for _ in range(3):
+        assert wakeups.wake([webhook_id]) == 1
+    # then none went to the queue: they are one entry of its hand-off list (one claim finds all)
     assert stream_length() == stream
-    assert wakeups.wake([webhook_id]) == 1
-    assert stream_length() == stream + 1
-    wakeups.taken(str(webhook_id))
-    # then stopping says one came meanwhile (the lane claims once more) and leaves nothing
+    assert redis_client().llen(wakeups.HANDOFF_KEY.format(webhook_id)) == 1
+    # and stopping says some came meanwhile (the lane claims once more) and leaves nothing
     assert listening.stop() == 1
     assert not listening.active
     assert not redis_client().exists(wakeups.LINGER_KEY.format(webhook_id))
     assert not redis_client().exists(wakeups.HANDOFF_KEY.format(webhook_id))
+    assert wakeups.wake([webhook_id]) == 1
+    assert stream_length() == stream + 1  # not lingering any more: the queue again
+    wakeups.taken(str(webhook_id))
+
+
+def test_a_lane_of_a_slow_endpoint_does_not_linger(lingering):
+    webhook_id = uuid.uuid4()
+    linger.found_work(webhook_id)
+    linger.found_work(webhook_id)
+    listening = linger.Listening(webhook_id, uuid.uuid4())
+    assert listening.start(per_delivery=0.001)
+    # its endpoint became slow: more lanes at once serve it better than one lingering
+    assert not listening.start(per_delivery=2.0)
+    assert not listening.active
+    assert not redis_client().exists(wakeups.LINGER_KEY.format(webhook_id))
 
 
 def test_one_lane_of_a_webhook_lingers_and_a_process_has_few_lingering(
@@ -170,17 +187,18 @@ def test_one_lane_of_a_webhook_lingers_and_a_process_has_few_lingering(
     for webhook_id in busy:
         linger.found_work(webhook_id)
         linger.found_work(webhook_id)
+    fast = 0.001  # seconds per delivery
     first = linger.Listening(busy[0], uuid.uuid4())
-    assert first.start()
+    assert first.start(fast)
     # a second lane of the same webhook does not linger (the first gets its wake-ups)
-    assert not linger.Listening(busy[0], uuid.uuid4()).start()
+    assert not linger.Listening(busy[0], uuid.uuid4()).start(fast)
     second = linger.Listening(busy[1], uuid.uuid4())
-    assert second.start()
+    assert second.start(fast)
     # the process's share is taken: a third webhook's lane gives its thread back instead
     third = linger.Listening(busy[2], uuid.uuid4())
-    assert not third.start()
+    assert not third.start(fast)
     first.stop()
-    assert third.start()
+    assert third.start(fast)
     second.stop()
     third.stop()
 
@@ -188,9 +206,9 @@ def test_one_lane_of_a_webhook_lingers_and_a_process_has_few_lingering(
 def test_a_webhook_whose_work_comes_seldom_does_not_linger(lingering):
     webhook_id = uuid.uuid4()
     linger.found_work(webhook_id)
-    assert not linger.Listening(webhook_id, uuid.uuid4()).start()  # once: nothing to go by
+    assert not linger.Listening(webhook_id, uuid.uuid4()).start(0.001)  # once: nothing to go by
     linger._state.arrivals[webhook_id] = (time.monotonic() - 5.0, time.monotonic())
-    assert not linger.Listening(webhook_id, uuid.uuid4()).start()  # 5 s apart
+    assert not linger.Listening(webhook_id, uuid.uuid4()).start(0.001)  # 5 s apart
 
 
 def test_a_lingering_lane_gives_way_to_a_webhook_of_its_project_that_waits(

@@ -39,13 +39,14 @@ EMBEDDED_THREADS = 4
 
 
 # KEYS: the webhook's wake key, the stream, its lingering lane's key, that lane's hand-off list;
-# ARGV: the key's lease (ms), the stream's cap, the message, the hand-off's lifetime (ms). A lane
-# lingering for the webhook (engine/linger.py) is handed the wake-up (and stops lingering);
-# otherwise the message is added, only if no wake-up for the webhook is waiting already.
+# ARGV: the key's lease (ms), the stream's cap, the message, the hand-off's lifetime (ms). While
+# a lane lingers for the webhook (engine/linger.py) its list gets the wake-up (one entry is
+# enough: the lane's next claim finds all that is due); otherwise the message is added, only if
+# no wake-up for the webhook is waiting already.
 _WAKE_SCRIPT = """
-if redis.call('GET', KEYS[3]) then
-  redis.call('DEL', KEYS[3])
+if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('RPUSH', KEYS[4], '1')
+  redis.call('LTRIM', KEYS[4], 0, 0)
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
   return 1
 end

@@ -52,7 +52,7 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
 
 def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: float) -> int:
     """Send batch and the ones after it; return how many were sent (see run_lane)."""
-    webhook_id, token, sent, limit = batch.webhook_id, listening.token, 0, 1
+    webhook_id, token, sent, limit, per_delivery = batch.webhook_id, listening.token, 0, 1, 0.0
     while True:
         if batch.deliveries:
             linger.found_work(webhook_id)
@@ -74,7 +74,7 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
         if listening.active and not more_due and not listening.wait(slice_ends):
             _give_back(store, webhook_id, token)  # nothing came
             return sent
-        keep = listening.start()
+        keep = listening.start(per_delivery)
         # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
         batch = store.claim_next(webhook_id, token, limit, keep=keep)
         if batch.crowded:

@@ -3,21 +3,24 @@
 Events that come one at a time (one thread emitting, a paced stream) would each take a lone
 delivery's whole path: a queue message, a lane and a project slot taken with the claim, the
 record, a claim that finds nothing and gives the lane back, and the waiting list read. A lane
-whose webhook had work twice within LANE_LINGER_SECONDS lingers instead. Before its next claim
-it sets the webhook's linger key in Redis; the wake script (broker.py) then hands a wake-up to
-the webhook's hand-off list, deleting the key, instead of adding a queue message. After the
-batch, the lane waits on that list (and sets the key again, for its next claim): a hand-off
-means a delivery was committed after the lane's last claim, so it claims; none within
-LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A lingering lone
-delivery is two statements (the claim and the record) and one Redis round trip.
+whose webhook had work twice within LANE_LINGER_SECONDS, from an endpoint that answers within
+that time, lingers instead. Before its next claim it sets the webhook's linger key in Redis;
+while the key is set, the wake script (broker.py) puts each wake-up on the webhook's hand-off
+list (one entry at most) instead of adding a queue message. After each batch the lane waits on
+that list, and sets the key again for its next claim: an entry means a delivery was committed
+since the lane's last claim, so it claims (all that came during its send, in one batch); none
+within LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A
+lingering lone delivery is two statements (the claim and the record) and one Redis round trip.
 
 What it may cost others is bounded: at most LANE_LINGER_PER_PROCESS lanes of a process linger
 at once (the rest of its threads stay free), one lane per webhook, never past the lane's time
-slice, and claim_next keeps no idle lane while another webhook of its project waits for a slot.
-Nothing is lost when it fails: a wake-up that went to the queue instead (the key lapsed during a
-long send) starts another lane, or waits in the waiting list for this one's release; a wake-up
-handed to a lane that died is dropped, and the sweep wakes the webhook again; when Redis fails,
-the lane claims once more rather than trust that nothing came.
+slice, and a lane gives way (stops lingering, and gives its slot back when it has nothing due)
+as soon as another webhook of its project waits for a slot. A batch that fills its limit stops
+the lingering, so the next wake-up goes to the queue and another lane helps. Nothing is lost
+when it fails: a wake-up that went to the queue instead (the key lapsed during a long send)
+starts another lane, or waits in the waiting list for this one's release; a wake-up handed to a
+lane that died is dropped, and the sweep wakes the webhook again; when Redis fails, the lane
+claims once more rather than trust that nothing came.
 """
 
 import logging
@@ -74,9 +77,8 @@ def found_work(webhook_id: uuid.UUID) -> None:
 class Listening:
     """A lane's hold on its webhook's wake-ups while it lingers; stop() whatever happens.
 
-    Armed (start) before a claim and again at each hand-off, so a wake-up that no hand-off
-    brought since the lane's last claim means nothing came: the lane needs no claim to learn
-    that its webhook has nothing due.
+    The key is set (start) before a claim and again at each hand-off, so no hand-off since
+    the lane's last claim means nothing came: the lane needs no claim to learn that.
     """
 
     def __init__(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:
@@ -91,13 +93,18 @@ class Listening:
         self.stop()
         self.done = True
 
-    def start(self) -> bool:
-        """Begin to linger if it is worth it and no other lane of the webhook does; say whether.
+    def start(self, per_delivery: float) -> bool:
+        """Linger from now on if it is worth it and no other lane of the webhook does; say
+        whether this lane lingers.
 
-        Worth it: the webhook had work twice within LANE_LINGER_SECONDS here, and fewer than
-        LANE_LINGER_PER_PROCESS lanes of this process linger.
+        Worth it: the webhook had work twice within LANE_LINGER_SECONDS here, its endpoint
+        answered within that time (per_delivery: a slow one is better served by more lanes at
+        once), and fewer than LANE_LINGER_PER_PROCESS lanes of this process linger.
         """
         seconds = app_settings.LANE_LINGER_SECONDS
+        if per_delivery > seconds:
+            self.stop()
+            return False
         if self.active or self.done or seconds <= 0 or not settings.REDIS_URL:
             return self.active
         with _state.lock:
