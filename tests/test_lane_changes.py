@@ -91,12 +91,13 @@ def test_a_wake_up_while_the_holder_makes_its_last_claim_is_not_lost(receiver, w
 
 
 def _a_lane_update_waits() -> bool:
-    # The claim_next statement (its text may be cut at track_activity_query_size: its start).
+    # The claim_next statement, alone or after a record (its text may be cut at
+    # track_activity_query_size: its start).
     with connection.cursor() as cursor:  # autocommit: each look is a fresh activity snapshot
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query LIKE %s AND datname = current_database()",
-            ["WITH\ndue AS (%"],
+            " AND (query LIKE %s OR query LIKE %s) AND datname = current_database()",
+            ["WITH\ndue AS (%", "WITH\nv AS (%"],
         )
         return cursor.fetchone()[0] > 0
 

@@ -20,7 +20,7 @@ from webhooks.engine import lanes, linger, wakeups
 from webhooks.engine import pgstatements as statements
 from webhooks.engine.pgstore import PgStore
 from webhooks.events import EVENT_TYPES
-from webhooks.models import Delivery, Lane, LaneWaiter
+from webhooks.models import Delivery, Lane, LaneWaiter, Webhook
 from webhooks.services.emit import emit_webhook_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,7 +28,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DATA = EVENT_TYPES["config.deployed"].example
 NAMES = {
     getattr(statements, name): name
-    for name in ("ACQUIRE", "ADD_SLOTS", "CLAIM_NEXT", "RELEASE", "WAITERS", "RECORD")
+    for name in (
+        "ACQUIRE",
+        "ADD_SLOTS",
+        "CLAIM_NEXT",
+        "RELEASE",
+        "WAITERS",
+        "RECORD",
+        "RECORD_AND_CLAIM_NEXT",
+    )
 }
 
 
@@ -43,9 +51,9 @@ def statements_run(monkeypatch):
     names: list[str] = []
     real = PgStore._run
 
-    def run(self, template, params):
+    def run(self, template, params, **kwargs):
         names.append(NAMES.get(template, "other"))
-        return real(self, template, params)
+        return real(self, template, params, **kwargs)
 
     monkeypatch.setattr(PgStore, "_run", run)
     return names
@@ -105,6 +113,7 @@ def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
         assert receiver.requests[-1].headers["webhook-id"] == str(event.deliveries.get().id)
     handed = statements_run[before:]
     # then the lane sent them: no queue message, and for each one claim and one record only
+    # (recorded before the wait, so the next delivery's claim carries no record)
     assert stream_length() == stream
     wait_for(lambda: lingers(hook), 5, "the lane to linger again")
     assert handed == ["CLAIM_NEXT", "RECORD"] * 2, handed
@@ -129,7 +138,27 @@ def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):
     # then it gave the lane back at once, as before lingering existed
     assert time.monotonic() - started < 1.0
     assert not lingers(hook)
-    assert statements_run[-3:] == ["RECORD", "CLAIM_NEXT", "WAITERS"]
+    assert statements_run[-3:] == ["ACQUIRE", "RECORD_AND_CLAIM_NEXT", "WAITERS"]
+
+
+def test_a_batch_that_changes_the_webhooks_health_is_recorded_before_the_next_claim(
+    receiver, statements_run, webhooks_settings
+):
+    # A success of a healthy webhook waits for the next claim's statement; a failure is
+    # recorded (and counted toward the circuit breaker) first, so the claim sees its circuit.
+    webhooks_settings(LANE_LINGER_SECONDS=0)
+    hook = WebhookFactory(url=receiver.url())
+    due(hook, 3)
+    receiver.reply_with(200, 200, 500)
+    assert lanes.run_lane(hook.id) == 3
+    assert statements_run[-5:] == [
+        "ACQUIRE",  # the first, which succeeds
+        "RECORD_AND_CLAIM_NEXT",  # its record, and the claim of the other two (the last fails)
+        "RECORD",
+        "CLAIM_NEXT",  # after the failure was counted: finds nothing due, gives the lane back
+        "WAITERS",
+    ], statements_run
+    assert Webhook.objects.get(pk=hook.pk).consecutive_failures == 1
 
 
 def test_a_wake_up_with_no_lane_lingering_goes_to_the_queue():

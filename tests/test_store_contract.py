@@ -295,6 +295,67 @@ def test_record_skips_a_delivery_deleted_meanwhile(store):
     assert not DeliveryAttempt.objects.exists()
 
 
+def test_record_and_claim_next_records_the_batch_and_claims_the_next_in_one_go(store):
+    # given a lane that sent its first delivery, with two more due
+    hook = WebhookFactory()
+    due(hook, 3)
+    token = uuid.uuid4()
+    (first,) = store.acquire(hook.id, token, 1).deliveries
+    record = succeeded(first)
+    # when it records the first and claims the next
+    applied, batch = store.record_and_claim_next([record], hook.id, token, 5)
+    # then the first is recorded (numbered) and the other two are claimed, with the webhook
+    assert applied == {first.pk} and record.attempt.number == 1
+    first.refresh_from_db()
+    assert (first.status, first.attempt_count) == (Status.SUCCEEDED, 1)
+    assert DeliveryAttempt.objects.filter(delivery=first).count() == 1
+    assert len(batch.deliveries) == 2 and first.pk not in {d.pk for d in batch.deliveries}
+    assert batch.webhook is not None and batch.webhook.pk == hook.pk
+    # and recording those with nothing more due gives the lane back
+    records = [succeeded(d) for d in batch.deliveries]
+    applied, batch = store.record_and_claim_next(records, hook.id, token, 5)
+    assert applied == {d.delivery_id for d in records}
+    assert (batch.deliveries, batch.kept) == ([], False)
+    assert not Lane.objects.filter(webhook=hook, expires_at__gt=database_now()).exists()
+
+
+def test_record_and_claim_next_keeps_the_lane_and_leaves_a_delivery_given_back(store):
+    # given a lane that gives its one delivery back unsent (due at once again)
+    hook = WebhookFactory(max_in_flight=1)
+    due(hook, 1)
+    token = uuid.uuid4()
+    (delivery,) = store.acquire(hook.id, token, 1).deliveries
+    # when it records that and claims with keep
+    applied, batch = store.record_and_claim_next([sender.unsent(delivery)], hook.id, token, 5, True)
+    # then the delivery is pending again but not claimed in the same go; the lane is kept
+    assert applied == {delivery.pk}
+    assert (batch.deliveries, batch.kept) == ([], True)
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
+    # and the next claim takes it
+    batch = store.claim_next(hook.id, token, 5)
+    assert [d.pk for d in batch.deliveries] == [delivery.pk]
+
+
+def test_record_and_claim_next_records_even_when_the_lane_or_webhook_is_gone(store):
+    hook = WebhookFactory()
+    due(hook, 1)
+    token = uuid.uuid4()
+    (delivery,) = store.acquire(hook.id, token, 1).deliveries
+    Lane.objects.filter(webhook=hook).update(token=uuid.uuid4())  # lost to another lane
+    applied, batch = store.record_and_claim_next([succeeded(delivery)], hook.id, token, 5)
+    assert applied == {delivery.pk} and batch.deliveries == []
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SUCCEEDED
+    # a webhook deleted meanwhile: its delivery is gone too, and the claim finds nothing
+    other = WebhookFactory()
+    due(other, 1)
+    (gone,) = store.acquire(other.id, token, 1).deliveries
+    Webhook.objects.filter(pk=other.pk).delete()
+    applied, batch = store.record_and_claim_next([succeeded(gone)], other.id, token, 5)
+    assert (applied, batch.deliveries, batch.kept) == (set(), [], False)
+
+
 def test_claim_one_takes_only_a_pending_due_delivery(store):
     hook = WebhookFactory()
     (ready,) = due(hook, 1)

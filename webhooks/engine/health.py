@@ -54,6 +54,15 @@ def apply(webhook: Webhook, decisions: Iterable[retry.Decision], now: datetime) 
     return changes
 
 
+def changes_nothing(webhook: Webhook, decisions: Iterable[retry.Decision]) -> bool:
+    """Say whether apply() would write nothing for these decisions, or any part of them: all
+    succeeded (or there are none) and the webhook is healthy already."""
+    if any(decision.result != retry.SUCCEEDED for decision in decisions):
+        return False
+    healthy = (webhook.failing_since, webhook.consecutive_failures, webhook.circuit_open_since)
+    return healthy == (None, 0, None)
+
+
 def _auto_disable_reason(webhook: Webhook, decisions: list[retry.Decision], now: datetime) -> str:
     days = app_settings.DISABLE_AFTER_FAILING_DAYS
     since = webhook.failing_since

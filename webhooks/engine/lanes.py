@@ -23,7 +23,7 @@ from webhooks.engine import health, linger, recording, sender, signals, timers, 
 from webhooks.engine.backend import get_store
 from webhooks.engine.store import Batch, Record, Store
 from webhooks.ids import uuid7
-from webhooks.models import Delivery, DeliveryAttempt, Lane, Webhook
+from webhooks.models import Delivery, DeliveryAttempt, Lane
 
 logger = logging.getLogger(__name__)
 
@@ -51,22 +51,33 @@ def run_lane(webhook_id: uuid.UUID | str) -> int:
 
 
 def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: float) -> int:
-    """Send batch and the ones after it; return how many were sent (see run_lane)."""
+    """Send batch and the ones after it; return how many were sent (see run_lane).
+
+    A batch whose outcomes change nothing about the webhook is recorded in the statement that
+    claims the next one (or gives the lane back) when that follows at once; a lingering lane
+    records before it waits, so the next delivery's claim carries no record.
+    """
     webhook_id, token, sent, limit, per_delivery = batch.webhook_id, listening.token, 0, 1, 0.0
+    held: tuple[Batch, list[Record]] | None = None  # sent, to be recorded with the next claim
     while True:
         if batch.deliveries:
             linger.found_work(webhook_id)
             sending = time.monotonic()
             records = _send_batch(batch, slice_ends)
             per_delivery = (time.monotonic() - sending) / len(records)
-            _finish(store, batch, batch.webhook, records)
             sent += sum(r.attempt is not None for r in records)
-            if time.monotonic() >= slice_ends:
+            out_of_time = time.monotonic() >= slice_ends
+            more_due = len(batch.deliveries) == limit
+            waits = listening.active and not more_due
+            if out_of_time or waits or not _foldable(batch, records):
+                _finish(store, batch, records)
+            else:
+                held = (batch, records)
+            if out_of_time:
                 # Time is up: give the thread back; a fresh wake-up carries on where this stopped.
                 listening.stop()
                 _give_back(store, webhook_id, token, again=True)
                 return sent
-            more_due = len(batch.deliveries) == limit
             limit = _batch_size(per_delivery, slice_ends)
         else:
             more_due = False  # kept with nothing due: lingering
@@ -76,7 +87,7 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
             return sent
         keep = listening.start(per_delivery)
         # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
-        batch = store.claim_next(webhook_id, token, limit, keep=keep)
+        batch, held = _claim_next(store, held, webhook_id, token, limit, keep), None
         if batch.crowded:
             listening.give_way()  # another webhook of the project waits for this lane's slot
         if len(batch.deliveries) == limit:
@@ -86,6 +97,36 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
             listening.stop()
             _wake_waiters(store, webhook_id)  # nothing more was due: claim_next gave the lane back
             return sent
+
+
+def _foldable(batch: Batch, records: list[Record]) -> bool:
+    """Say whether the batch may be recorded with the next claim: its outcomes change nothing
+    about the webhook (its health, so its circuit), which that claim reads."""
+    decisions = [r.health for r in records if r.health]
+    return batch.webhook is not None and health.changes_nothing(batch.webhook, decisions)
+
+
+def _claim_next(
+    store: Store, held: tuple[Batch, list[Record]] | None, webhook_id, token, limit, keep
+) -> Batch:
+    """Claim the lane's next batch (store.claim_next), recording the held batch, if any, in
+    the same statement; a record refused there is recorded as record_batch says, apart."""
+    if held is None:
+        return store.claim_next(webhook_id, token, limit, keep=keep)
+    sent_batch, records = held
+    claimed = []
+
+    def write(some: list[Record]) -> set[uuid.UUID]:
+        if some is not records:  # record_batch's one by one, after the batch was refused
+            return _record(store, some)
+        applied, batch = _reconnecting(
+            lambda: store.record_and_claim_next(some, webhook_id, token, limit, keep)
+        )
+        claimed.append(batch)
+        return applied
+
+    _finish(store, sent_batch, records, write)
+    return claimed[0] if claimed else store.claim_next(webhook_id, token, limit, keep=keep)
 
 
 def _give_back(store: Store, webhook_id: uuid.UUID, token: uuid.UUID, again=False) -> None:
@@ -102,19 +143,24 @@ def _wake_waiters(store: Store, webhook_id: uuid.UUID, also: list | None = None)
 
 
 def _record(store: Store, records: list[Record]) -> set[uuid.UUID]:
-    """Record the batch; if the connection died meanwhile, once more on a new connection.
+    """Record the batch (see _reconnecting)."""
+    return _reconnecting(lambda: store.record(records))
+
+
+def _reconnecting(write):
+    """Return write(); if the connection died meanwhile, once more on a new connection.
 
     A database restart or failover while requests were in flight would otherwise lose their
     outcomes, and the deliveries would be sent again after their lease.
     """
     try:
-        return store.record(records)
+        return write()
     except (OperationalError, InterfaceError):
         if connection.in_atomic_block:
             raise
-        logger.warning("database connection lost; recording %d outcomes again", len(records))
+        logger.warning("database connection lost; recording the outcomes again")
         connection.close()
-        return store.record(records)
+        return write()
 
 
 def _batch_size(per_delivery: float, slice_ends: float) -> int:
@@ -150,13 +196,16 @@ def deliver(delivery_id: uuid.UUID | str, trigger: str | None = None) -> Deliver
     if batch is None:
         return None
     record = sender.attempt(batch.deliveries[0], batch.webhook, batch.load_error, batch.clock)
-    _finish(store, batch, batch.webhook, [record])
+    _finish(store, batch, [record])
     return record.attempt
 
 
-def _finish(store: Store, batch: Batch, webhook: Webhook | None, records: list[Record]) -> None:
-    """Record the batch, apply what it says of the webhook's health, and announce it."""
-    applied, records = recording.record_batch(functools.partial(_record, store), batch, records)
+def _finish(store: Store, batch: Batch, records: list[Record], write=None) -> None:
+    """Record the batch (with write, else store.record), apply what it says of the webhook's
+    health, and announce it."""
+    write = write or functools.partial(_record, store)
+    applied, records = recording.record_batch(write, batch, records)
+    webhook = batch.webhook
     _set_retry_timers(batch, records, applied)
     changes = {}
     if webhook is not None:

@@ -96,10 +96,10 @@ class OrmStore:
         LaneWaiter.objects.filter(webhook_id=webhook_id).delete()
         return self._claim(webhook_id, limit, now)
 
-    def _claim(self, webhook_id, limit: int, now, **only) -> Batch:
+    def _claim(self, webhook_id, limit: int, now, skip=(), **only) -> Batch:
         due = Delivery.objects.filter(
             webhook_id=webhook_id, status=Status.PENDING, next_attempt_at__lte=now, **only
-        )
+        ).exclude(id__in=skip)
         ids = list(due.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
         lease = _lease(now)
         Delivery.objects.filter(id__in=ids, status=Status.PENDING).update(
@@ -119,7 +119,7 @@ class OrmStore:
             error = f"the webhook could not be loaded: {type(exc).__name__}: {exc}"
             return dataclasses.replace(batch, load_error=error)
 
-    def claim_next(self, webhook_id, token, limit: int, keep: bool = False) -> Batch:
+    def claim_next(self, webhook_id, token, limit: int, keep: bool = False, skip=()) -> Batch:
         now = _now()
         with transaction.atomic():
             webhook = Webhook.objects.filter(pk=webhook_id).values(
@@ -132,7 +132,7 @@ class OrmStore:
             ours = lane.filter(expires_at__gt=now, slot__lt=lanes).exists()
             batch = Batch(webhook_id=webhook_id, deliveries=[], clock=Clock(now))
             if ours:
-                batch = self._claim(webhook_id, limit, now)
+                batch = self._claim(webhook_id, limit, now, skip)
             if keep and webhook:
                 others = LaneWaiter.objects.filter(project_id=webhook[0]["project_id"])
                 crowded = others.exclude(webhook_id=webhook_id).exists()
@@ -216,6 +216,14 @@ class OrmStore:
                     attempt.save(force_insert=True)
         log_deleted(records, found)
         return applied
+
+    def record_and_claim_next(
+        self, records: list[Record], webhook_id, token, limit: int, keep: bool = False
+    ) -> tuple[set[uuid.UUID], Batch]:
+        with transaction.atomic():
+            applied = self.record(records)
+            skip = [record.delivery_id for record in records]
+            return applied, self.claim_next(webhook_id, token, limit, keep, skip)
 
     def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
         found = Webhook.objects.filter(project_id=project_id, is_active=True, deleted_at=None)

@@ -160,9 +160,8 @@ _OURS = (
 # another webhook of the project waits for a slot (crowded: then it stops lingering). The
 # webhook comes along, so every batch is sent with its current URL, secret and state; one row
 # with no delivery when none was claimed.
-CLAIM_NEXT = (
-    "WITH"
-    + _CLAIM.replace("{guard}", _OURS)
+_CLAIM_NEXT = (
+    _CLAIM.replace("{guard}", _OURS)
     + """,
 crowded AS (
     SELECT 1 FROM {waiter} x
@@ -189,9 +188,17 @@ project_slot AS (
         THEN {lease_ends} ELSE {now} END
     WHERE"""
     + _OUR_SLOT
-    + """)
+    + ")"
+)
+_CLAIMED_NEXT = """
 SELECT {now}, {webhook_cols}, {delivery_cols}, {event_cols},
-    EXISTS (SELECT 1 FROM keeps) AS kept, EXISTS (SELECT 1 FROM crowded) AS crowded
+    EXISTS (SELECT 1 FROM keeps) AS kept, EXISTS (SELECT 1 FROM crowded) AS crowded"""
+
+CLAIM_NEXT = (
+    "WITH"
+    + _CLAIM_NEXT
+    + _CLAIMED_NEXT
+    + """
 FROM {webhook} w
 LEFT JOIN claimed ON true
 LEFT JOIN {event} e ON e.id = claimed.event_id
@@ -237,13 +244,16 @@ JOIN {event} e ON e.id = claimed.event_id
 JOIN {webhook} w ON w.id = claimed.webhook_id
 """
 
-# One row per claimed delivery; the attempt_* columns are NULL for one given back unsent.
-RECORD = """
-WITH v AS (
+# One row per claimed delivery (parameters r0 to r18: one array per column, RECORD_COLUMNS of
+# them); the attempt_* columns are NULL for one given back unsent.
+_RECORD = """
+v AS (
     SELECT * FROM unnest(
-        %s::uuid[], %s::timestamptz[], %s::text[], %s::timestamptz[], %s::int[], %s::text[],
-        %s::timestamptz[], %s::text[], %s::uuid[], %s::text[], %s::timestamptz[], %s::int[],
-        %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]
+        %(r0)s::uuid[], %(r1)s::timestamptz[], %(r2)s::text[], %(r3)s::timestamptz[],
+        %(r4)s::int[], %(r5)s::text[], %(r6)s::timestamptz[], %(r7)s::text[],
+        %(r8)s::uuid[], %(r9)s::text[], %(r10)s::timestamptz[], %(r11)s::int[],
+        %(r12)s::text[], %(r13)s::text[], %(r14)s::int[], %(r15)s::text[], %(r16)s::text[],
+        %(r17)s::text[], %(r18)s::text[]
     ) AS v(id, lease, status, next_at, code, err, delivered_at, "trigger", attempt_id,
            attempt_trigger, started_at, duration_ms, request_url, request_headers,
            response_status, response_headers, response_body, error_kind, error_message)
@@ -283,9 +293,30 @@ ins AS (
         v.response_headers::jsonb, v.response_body, v.error_kind, v.error_message
     FROM upd JOIN v ON v.id = upd.id
     WHERE v.attempt_id IS NOT NULL
-)
-SELECT id, own, attempt_count FROM upd
+)"""
+RECORD_COLUMNS = 19
+
+RECORD = "WITH" + _RECORD + "\nSELECT id, own, attempt_count FROM upd\n"
+
+# RECORD, then CLAIM_NEXT, in one statement and one commit (pgstore.record_and_claim_next).
+# Both see the snapshot from before either wrote: the deliveries being recorded are still
+# delivering there, so the claim never takes them. RECORD's rows come as one JSON column of
+# [id, own, attempt_count] triples, and one row comes even when the webhook is gone.
+RECORD_AND_CLAIM_NEXT = (
+    "WITH"
+    + _RECORD
+    + ","
+    + _CLAIM_NEXT
+    + _CLAIMED_NEXT
+    + """,
+    (SELECT json_agg(json_build_array(id, own, attempt_count)) FROM upd) AS recorded
+FROM (SELECT 1) AS one
+LEFT JOIN {webhook} w ON w.id = %(webhook)s
+LEFT JOIN claimed ON w.id IS NOT NULL
+LEFT JOIN {event} e ON e.id = claimed.event_id
+ORDER BY claimed.next_attempt_at
 """
+)
 
 
 @functools.cache

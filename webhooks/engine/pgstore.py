@@ -1,7 +1,8 @@
 """The engine's store on PostgreSQL: each step of a lane is one statement.
 
 acquire = take a free lane slot and a project slot + claim a batch; claim_next = claim a batch,
-or give both back when nothing is due; record = insert a batch's attempts and apply its states.
+or give both back when nothing is due; record = insert a batch's attempts and apply its states;
+record_and_claim_next = both of the last two.
 The statements are in pgstatements.py, the emit's in pgemit.py; this turns rows into batches.
 """
 
@@ -46,8 +47,9 @@ def _batch(webhook_id, rows, with_webhook: bool) -> Batch:
 class PgStore(PgEmit):
     """The Store on PostgreSQL (see engine/store.py for the contract)."""
 
-    def _run(self, template: str, params) -> list:
-        return run(statements.sql(template, app_settings.DURABLE_CLAIMS), params)
+    def _run(self, template: str, params, durable: bool | None = None) -> list:
+        durable = app_settings.DURABLE_CLAIMS if durable is None else durable
+        return run(statements.sql(template, durable), params)
 
     def acquire(self, webhook_id, token, limit: int) -> Batch | None:
         params = {
@@ -72,20 +74,19 @@ class PgStore(PgEmit):
         return _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
 
     def claim_next(self, webhook_id, token, limit: int, keep: bool = False) -> Batch:
-        params = {
-            "webhook": webhook_id,
-            "token": token,
-            "limit": limit,
-            "lease": app_settings.LEASE_SECONDS,
-            "worker": liveness.worker_id(),
-            "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
-            "keep": keep,
-        }
-        rows = self._run(statements.CLAIM_NEXT, params)
-        batch = _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
-        if not rows:
-            return batch
-        return dataclasses.replace(batch, kept=rows[0][-2], crowded=rows[0][-1])
+        rows = self._run(statements.CLAIM_NEXT, _claim_params(webhook_id, token, limit, keep))
+        return _claimed_next(webhook_id, rows)
+
+    def record_and_claim_next(
+        self, records: list[Record], webhook_id, token, limit: int, keep: bool = False
+    ) -> tuple[set[uuid.UUID], Batch]:
+        if not records:
+            return set(), self.claim_next(webhook_id, token, limit, keep)
+        params = _claim_params(webhook_id, token, limit, keep) | _record_params(records)
+        # Durable whatever DURABLE_CLAIMS says: this commit is a record's too.
+        rows = self._run(statements.RECORD_AND_CLAIM_NEXT, params, durable=True)
+        recorded = [(uuid.UUID(id_), own, count) for id_, own, count in rows[0][-1] or []]
+        return _recorded(records, recorded), _claimed_next(webhook_id, [row[:-1] for row in rows])
 
     def release(self, webhook_id, token) -> None:
         self._run(statements.RELEASE, {"webhook": webhook_id, "token": token})
@@ -108,42 +109,72 @@ class PgStore(PgEmit):
     def record(self, records: list[Record]) -> set[uuid.UUID]:
         if not records:
             return set()
-        columns: list[list] = [[] for _ in range(19)]
-        for record in records:
-            state, attempt = record.state, record.attempt
-            values = [
-                record.delivery_id,
-                record.lease,
-                state.status,
-                state.next_attempt_at,
-                state.last_status_code,
-                state.last_error,
-                state.delivered_at,
-                state.trigger,
+        return _recorded(records, self._run(statements.RECORD, _record_params(records)))
+
+
+def _claim_params(webhook_id, token, limit: int, keep: bool) -> dict:
+    return {
+        "webhook": webhook_id,
+        "token": token,
+        "limit": limit,
+        "lease": app_settings.LEASE_SECONDS,
+        "worker": liveness.worker_id(),
+        "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
+        "keep": keep,
+    }
+
+
+def _claimed_next(webhook_id, rows) -> Batch:
+    """Return the batch of CLAIM_NEXT's rows, whose last two columns are kept and crowded."""
+    batch = _batch(webhook_id, [row[:-2] for row in rows], with_webhook=True)
+    if not rows:
+        return batch
+    return dataclasses.replace(batch, kept=rows[0][-2], crowded=rows[0][-1])
+
+
+def _record_params(records: list[Record]) -> dict:
+    """Return RECORD's parameters: one array per column, an element per record."""
+    columns: list[list] = [[] for _ in range(statements.RECORD_COLUMNS)]
+    for record in records:
+        state, attempt = record.state, record.attempt
+        values = [
+            record.delivery_id,
+            record.lease,
+            state.status,
+            state.next_attempt_at,
+            state.last_status_code,
+            state.last_error,
+            state.delivered_at,
+            state.trigger,
+        ]
+        if attempt is None:
+            values += [None] * 11
+        else:
+            values += [
+                attempt.id,
+                attempt.trigger,
+                attempt.started_at,
+                attempt.duration_ms,
+                attempt.request_url,
+                json.dumps(attempt.request_headers),
+                attempt.response_status,
+                json.dumps(attempt.response_headers),
+                attempt.response_body,
+                attempt.error_kind,
+                attempt.error_message,
             ]
-            if attempt is None:
-                values += [None] * 11
-            else:
-                values += [
-                    attempt.id,
-                    attempt.trigger,
-                    attempt.started_at,
-                    attempt.duration_ms,
-                    attempt.request_url,
-                    json.dumps(attempt.request_headers),
-                    attempt.response_status,
-                    json.dumps(attempt.response_headers),
-                    attempt.response_body,
-                    attempt.error_kind,
-                    attempt.error_message,
-                ]
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        rows = self._run(statements.RECORD, columns)
-        numbers = {row[0]: row[2] for row in rows}
-        for record in records:
-            if record.attempt is not None and record.delivery_id in numbers:
-                record.attempt.number = numbers[record.delivery_id]
-                record.attempt._state.adding, record.attempt._state.db = False, connection.alias
-        log_deleted(records, set(numbers))
-        return {row[0] for row in rows if row[1]}
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return {f"r{n}": column for n, column in enumerate(columns)}
+
+
+def _recorded(records: list[Record], rows) -> set[uuid.UUID]:
+    """Number the attempts from RECORD's rows (id, own, attempt_count); return the ids whose
+    state applied."""
+    numbers = {row[0]: row[2] for row in rows}
+    for record in records:
+        if record.attempt is not None and record.delivery_id in numbers:
+            record.attempt.number = numbers[record.delivery_id]
+            record.attempt._state.adding, record.attempt._state.db = False, connection.alias
+    log_deleted(records, set(numbers))
+    return {row[0] for row in rows if row[1]}

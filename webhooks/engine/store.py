@@ -113,6 +113,21 @@ class Store(Protocol):
         attempts; a delivery that no longer exists (deleted by retention) is skipped.
         """
 
+    def record_and_claim_next(
+        self,
+        records: list[Record],
+        webhook_id: uuid.UUID,
+        token: uuid.UUID,
+        limit: int,
+        keep: bool = False,
+    ) -> tuple[set[uuid.UUID], Batch]:
+        """record(records), then claim_next(webhook_id, token, limit, keep): both or neither.
+
+        Return what each returns. The claim takes none of the deliveries being recorded, even
+        those given back as due now (a later claim does). One statement on PostgreSQL, so a
+        lane's batch after the first costs one statement and one commit.
+        """
+
     def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
         """Return what matching needs of each active, undeleted webhook of the project."""
 
