@@ -7,9 +7,9 @@ The statements are in pgstatements.py, the emit's in pgemit.py; this turns rows 
 """
 
 import dataclasses
-import json
 import uuid
 
+import orjson
 from django.db import connection
 
 from webhooks.conf import app_settings
@@ -133,8 +133,8 @@ def _claimed_next(webhook_id, rows) -> Batch:
 
 
 def _record_params(records: list[Record]) -> dict:
-    """Return RECORD's parameters: one array per column, an element per record."""
-    columns: list[list] = [[] for _ in range(statements.RECORD_COLUMNS)]
+    """Return RECORD's parameter: the records as one JSON array of objects."""
+    rows = []
     for record in records:
         state, attempt = record.state, record.attempt
         values = [
@@ -147,25 +147,22 @@ def _record_params(records: list[Record]) -> dict:
             state.delivered_at,
             state.trigger,
         ]
-        if attempt is None:
-            values += [None] * 11
-        else:
+        if attempt is not None:
             values += [
                 attempt.id,
                 attempt.trigger,
                 attempt.started_at,
                 attempt.duration_ms,
                 attempt.request_url,
-                json.dumps(attempt.request_headers),
+                attempt.request_headers,
                 attempt.response_status,
-                json.dumps(attempt.response_headers),
+                attempt.response_headers,
                 attempt.response_body,
                 attempt.error_kind,
                 attempt.error_message,
             ]
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    return {f"r{n}": column for n, column in enumerate(columns)}
+        rows.append(dict(zip(statements.RECORD_COLUMNS, values, strict=False)))
+    return {"records": orjson.dumps(rows).decode()}
 
 
 def _recorded(records: list[Record], rows) -> set[uuid.UUID]:
