@@ -247,7 +247,8 @@ JOIN {webhook} w ON w.id = claimed.webhook_id
 # One row per claimed delivery, from %(records)s: a JSON array of one object per record, keyed
 # by these columns (RECORD_COLUMNS; pgstore._record_params); the attempt_* columns are NULL for
 # one given back unsent. One JSON text costs the client far less to send than an array per
-# column.
+# column. %(ids)s (the same ids, as an array) leads the planner to the primary key: it would
+# take json_to_recordset for 100 rows and scan the whole delivery table instead.
 RECORD_COLUMNS = (
     "id",
     "lease",
@@ -281,6 +282,7 @@ v AS (
 cur AS (
     SELECT d.id, d.locked_until IS NOT DISTINCT FROM v.lease AS own
     FROM {delivery} d JOIN v ON v.id = d.id
+    WHERE d.id = ANY(%(ids)s::uuid[])
     FOR UPDATE OF d
 ),
 upd AS (
@@ -301,7 +303,7 @@ upd AS (
             ELSE d.delivered_at END,
         updated_at = {now}
     FROM v JOIN cur ON cur.id = v.id
-    WHERE d.id = v.id
+    WHERE d.id = v.id AND d.id = ANY(%(ids)s::uuid[])
     RETURNING d.id, d.attempt_count, cur.own
 ),
 ins AS (

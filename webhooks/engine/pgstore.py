@@ -162,7 +162,7 @@ def _record_params(records: list[Record]) -> dict:
                 attempt.error_message,
             ]
         rows.append(dict(zip(statements.RECORD_COLUMNS, values, strict=False)))
-    return {"records": orjson.dumps(rows).decode()}
+    return {"records": orjson.dumps(rows).decode(), "ids": [r.delivery_id for r in records]}
 
 
 def _recorded(records: list[Record], rows) -> set[uuid.UUID]:
