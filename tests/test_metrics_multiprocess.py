@@ -242,10 +242,14 @@ def test_metrics_add_up_over_processes_and_every_process_logs_json(processes, re
     blocked_hook = WebhookFactory(url=ok.url(), project_id=uuid.uuid4())
     processes.emit(blocked_hook.project_id)
     wait_for(lambda: kinds_of(blocked_hook), 30, "the blocked attempt")
-    # then the blocked attempt is counted, and the stopped processes' counts are kept
-    after = processes.scrape()
+    # then the blocked attempt is counted (by a receiver of the record, just after its commit),
+    # and the stopped processes' counts are kept
+    after = wait_for(
+        lambda: (s := processes.scrape()) and attempts(s, "blocked") >= 1 and s,
+        10,
+        "the blocked attempt's count",
+    )
     assert kinds_of(blocked_hook) == ["blocked_destination"]
-    assert attempts(after, "blocked") >= 1
     assert attempts(after, "success") == 1
 
     # and every line of every process is one JSON object; delivery lines carry the ids
