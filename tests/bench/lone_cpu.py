@@ -116,6 +116,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
     parser.add_argument("--profile", action="store_true", help="print a profile of one run")
     args = parser.parse_args()
+    with_receiver_and_database(lambda port: _run(args.events, args.runs, port, args.profile))
+
+
+def with_receiver_and_database(run) -> None:
+    """Start the benchmark receiver and make this tool's database, call run(receiver port),
+    then stop and drop both."""
     from tests.bench.topology import Topology, free_port, wait_until
 
     port = free_port()
@@ -124,7 +130,7 @@ def main() -> None:
     try:
         wait_until(lambda: Topology._answers(f"http://127.0.0.1:{port}/_count"), 20, "receiver")
         _setup()
-        _run(args.events, args.runs, port, args.profile)
+        run(port)
     finally:
         receiver.terminate()
         from django.db import connections

@@ -10,13 +10,11 @@ the record statement alone for batches of 1, 20 and 50 deliveries. Medians of --
 import argparse
 import collections
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-from tests.bench.lone_cpu import _recreate, _setup
+from tests.bench.lone_cpu import with_receiver_and_database
 
 
 def _backend_ns() -> int:
@@ -80,10 +78,8 @@ def _records(size: int, repeats: int) -> tuple[float, float]:
     from webhooks.models import Delivery
 
     hook = WebhookFactory()
-    rows = [
+    for _ in range(size):
         DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
-        for _ in range(size)
-    ]
     store, backend, client = PgStore(), 0, 0
     for n in range(repeats + 10):
         Delivery.objects.filter(webhook=hook).update(status="delivering", locked_until=Now())
@@ -94,7 +90,6 @@ def _records(size: int, repeats: int) -> tuple[float, float]:
         if n >= 10:  # after the warm-up
             backend += _backend_ns() - started
             client += time.thread_time_ns() - cpu
-    assert len(rows) == size
     return backend / repeats / 1e6, client / repeats / 1e6
 
 
@@ -131,36 +126,26 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500, help="lone deliveries per run")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported")
     args = parser.parse_args()
-    from tests.bench.topology import Topology, free_port, wait_until
+    with_receiver_and_database(lambda port: _report(args.events, args.runs, port))
 
-    port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-m", "tests.bench.receiver", str(port)])
-    _recreate()
-    try:
-        wait_until(lambda: Topology._answers(f"http://127.0.0.1:{port}/_count"), 20, "receiver")
-        _setup()
-        runs = [_lone(args.events, port) for _ in range(args.runs)]
-        print("per lone delivery, by statement: PostgreSQL ms / client ms (runs per delivery)")
-        for text in sorted(runs[0], key=lambda t: -runs[0][t][0]):
-            backend = statistics.median(r[text][0] for r in runs if text in r)
-            client = statistics.median(r[text][1] for r in runs if text in r)
-            print(f"  {backend:.3f} / {client:.3f} (x{runs[0][text][2]:.1f})  {text}")
-        totals = [sum(v[0] for v in r.values()) for r in runs]
-        print(f"  PostgreSQL total per delivery: {statistics.median(totals):.3f} ms")
-        for size in (1, 20, 50):
-            figures = [_records(size, 100) for _ in range(args.runs)]
-            backend = statistics.median(f[0] for f in figures)
-            client = statistics.median(f[1] for f in figures)
-            print(
-                f"record statement, {size} deliveries: "
-                f"PostgreSQL {backend:.3f} ms / client {client:.3f} ms"
-            )
-    finally:
-        receiver.terminate()
-        from django.db import connections
 
-        connections.close_all()
-        _recreate(drop_only=True)
+def _report(events: int, runs: int, port: int) -> None:
+    figures = [_lone(events, port) for _ in range(runs)]
+    print("per lone delivery, by statement: PostgreSQL ms / client ms (runs per delivery)")
+    for text in sorted(figures[0], key=lambda t: -figures[0][t][0]):
+        backend = statistics.median(f[text][0] for f in figures if text in f)
+        client = statistics.median(f[text][1] for f in figures if text in f)
+        print(f"  {backend:.3f} / {client:.3f} (x{figures[0][text][2]:.1f})  {text}")
+    totals = [sum(v[0] for v in f.values()) for f in figures]
+    print(f"  PostgreSQL total per delivery: {statistics.median(totals):.3f} ms")
+    for size in (1, 20, 50):
+        records = [_records(size, 100) for _ in range(runs)]
+        backend = statistics.median(r[0] for r in records)
+        client = statistics.median(r[1] for r in records)
+        print(
+            f"record statement, {size} deliveries: "
+            f"PostgreSQL {backend:.3f} ms / client {client:.3f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from webhooks.models import Webhook
 
 logger = logging.getLogger(__name__)
 
+# A webhook's health fields after a success.
+_HEALTHY = {"failing_since": None, "consecutive_failures": 0, "circuit_open_since": None}
+
 
 def apply(webhook: Webhook, decisions: Iterable[retry.Decision], now: datetime) -> dict:
     """Clear failing_since after a success, set it at a first failure, disable when due; count
@@ -28,10 +31,9 @@ def apply(webhook: Webhook, decisions: Iterable[retry.Decision], now: datetime) 
         return {}
     last = decisions[-1]
     if last.result == retry.SUCCEEDED:
-        healthy = {"failing_since": None, "consecutive_failures": 0, "circuit_open_since": None}
-        if any(getattr(webhook, name) != value for name, value in healthy.items()):
-            Webhook.objects.filter(pk=webhook.pk).update(**healthy, updated_at=now)
-            for name, value in healthy.items():
+        if not _is_healthy(webhook):
+            Webhook.objects.filter(pk=webhook.pk).update(**_HEALTHY, updated_at=now)
+            for name, value in _HEALTHY.items():
                 setattr(webhook, name, value)
         return {}
     counted = _failure_count(decisions, now)
@@ -59,8 +61,11 @@ def changes_nothing(webhook: Webhook, decisions: Iterable[retry.Decision]) -> bo
     succeeded (or there are none) and the webhook is healthy already."""
     if any(decision.result != retry.SUCCEEDED for decision in decisions):
         return False
-    healthy = (webhook.failing_since, webhook.consecutive_failures, webhook.circuit_open_since)
-    return healthy == (None, 0, None)
+    return _is_healthy(webhook)
+
+
+def _is_healthy(webhook: Webhook) -> bool:
+    return all(getattr(webhook, name) == value for name, value in _HEALTHY.items())
 
 
 def _auto_disable_reason(webhook: Webhook, decisions: list[retry.Decision], now: datetime) -> str:

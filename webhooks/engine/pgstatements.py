@@ -245,39 +245,38 @@ JOIN {webhook} w ON w.id = claimed.webhook_id
 """
 
 # One row per claimed delivery, from %(records)s: a JSON array of one object per record, keyed
-# by these columns (RECORD_COLUMNS; pgstore._record_params); the attempt_* columns are NULL for
-# one given back unsent. One JSON text costs the client far less to send than an array per
-# column. %(ids)s (the same ids, as an array) leads the planner to the primary key: it would
-# take json_to_recordset for 100 rows and scan the whole delivery table instead.
-RECORD_COLUMNS = (
-    "id",
-    "lease",
-    "status",
-    "next_at",
-    "code",
-    "err",
-    "delivered_at",
-    "trigger",
-    "attempt_id",
-    "attempt_trigger",
-    "started_at",
-    "duration_ms",
-    "request_url",
-    "request_headers",
-    "response_status",
-    "response_headers",
-    "response_body",
-    "error_kind",
-    "error_message",
-)
-_RECORD = """
+# by these columns (in pgstore._record_params' order); the attempt_* columns are NULL for one
+# given back unsent. One JSON text costs the client far less to send than an array per column.
+# %(ids)s (the same ids, as an array) leads the planner to the primary key: it would take
+# json_to_recordset for 100 rows and scan the whole delivery table instead.
+_RECORD_TYPES = {
+    "id": "uuid",
+    "lease": "timestamptz",
+    "status": "text",
+    "next_at": "timestamptz",
+    "code": "int",
+    "err": "text",
+    "delivered_at": "timestamptz",
+    "trigger": "text",
+    "attempt_id": "uuid",
+    "attempt_trigger": "text",
+    "started_at": "timestamptz",
+    "duration_ms": "int",
+    "request_url": "text",
+    "request_headers": "jsonb",
+    "response_status": "int",
+    "response_headers": "jsonb",
+    "response_body": "text",
+    "error_kind": "text",
+    "error_message": "text",
+}
+RECORD_COLUMNS = tuple(_RECORD_TYPES)
+_RECORD = (
+    """
 v AS (
-    SELECT * FROM json_to_recordset(%(records)s::json) AS v(
-        id uuid, lease timestamptz, status text, next_at timestamptz, code int, err text,
-        delivered_at timestamptz, "trigger" text, attempt_id uuid, attempt_trigger text,
-        started_at timestamptz, duration_ms int, request_url text, request_headers jsonb,
-        response_status int, response_headers jsonb, response_body text, error_kind text,
-        error_message text)
+    SELECT * FROM json_to_recordset(%(records)s::json) AS v("""
+    + ", ".join(f'"{name}" {kind}' for name, kind in _RECORD_TYPES.items())
+    + """)
 ),
 cur AS (
     SELECT d.id, d.locked_until IS NOT DISTINCT FROM v.lease AS own
@@ -316,6 +315,7 @@ ins AS (
     FROM upd JOIN v ON v.id = upd.id
     WHERE v.attempt_id IS NOT NULL
 )"""
+)
 
 RECORD = "WITH" + _RECORD + "\nSELECT id, own, attempt_count FROM upd\n"
 
