@@ -118,7 +118,7 @@ def test_new_deliveries_are_due_by_the_database_clock_whatever_this_host_says(st
     event = EventFactory.build(project_id=hook.project_id)
     with time_machine.travel(timezone.now() + timedelta(hours=1), tick=True):
         # when it stores an event
-        (delivery_id,) = store.insert_event(event, [hook.id])
+        ((_, delivery_id),) = store.insert_event(event, lambda subscriptions: [hook.id])
     # then its delivery is due now for the database, and a lane claims it at once
     delivery = Delivery.objects.get(pk=delivery_id)
     assert delivery.next_attempt_at <= database_now()

@@ -1,7 +1,7 @@
 """The lone delivery (issue 21): one thread emitting as fast as it can, with the worker running
 and without, CPU per delivery by process, and where an emit's wall time goes.
 
-An emit's wall time is split by timing the store's two statements and the Redis wake-up in this
+An emit's wall time is split by timing the store's statement and the Redis wake-up in this
 process (wall and this thread's CPU), and by reading the CPU of this process's own PostgreSQL
 session from /proc: what a statement waited for beyond both CPUs is the commit's WAL flush and
 the run queue (two cores shared with the worker, PostgreSQL and everyone else).
@@ -56,8 +56,7 @@ class Emits:
     def breakdown(self) -> str:
         """Return 'wall X ms = SQL a (...) + Redis b + rest c; CPU ...' per emit."""
         n = max(len(self.run.emitted), 1)
-        sql = Spent(sum(self.parts[p].wall for p in ("subscriptions", "insert")))
-        sql.cpu = sum(self.parts[p].cpu for p in ("subscriptions", "insert"))
+        sql = self.parts["insert"]
         redis = self.parts["wake"]
         waited = max(0.0, sql.wall - sql.cpu - self.backend_cpu)
         rest = self.seconds - sql.wall - redis.wall
@@ -90,16 +89,15 @@ def _timed(parts: dict[str, Spent], name: str, function):
 @contextlib.contextmanager
 def _timing(parts: dict[str, Spent]):
     """Time the emit's statements and its wake-up while the block runs."""
-    saved = PgEmit.subscriptions, PgEmit.insert_event, wakeups.wake
-    for name in ("subscriptions", "insert", "wake"):
+    saved = PgEmit.insert_event, wakeups.wake
+    for name in ("insert", "wake"):
         parts[name] = Spent()
-    PgEmit.subscriptions = _timed(parts, "subscriptions", saved[0])
-    PgEmit.insert_event = _timed(parts, "insert", saved[1])
-    wakeups.wake = _timed(parts, "wake", saved[2])
+    PgEmit.insert_event = _timed(parts, "insert", saved[0])
+    wakeups.wake = _timed(parts, "wake", saved[1])
     try:
         yield
     finally:
-        PgEmit.subscriptions, PgEmit.insert_event, wakeups.wake = saved
+        PgEmit.insert_event, wakeups.wake = saved
 
 
 def _session_ticks() -> tuple[int, int]:

@@ -13,7 +13,7 @@ from django.db.models.functions import Now
 
 from webhooks.conf import app_settings
 from webhooks.engine import liveness
-from webhooks.engine.store import Batch, Clock, Record, Subscription, log_deleted
+from webhooks.engine.store import Batch, Clock, Matcher, Record, log_deleted
 from webhooks.models import Delivery, Event, Lane, LaneWaiter, ProjectSlot, Webhook
 
 Status = Delivery.Status
@@ -225,21 +225,23 @@ class OrmStore:
             skip = [record.delivery_id for record in records]
             return applied, self.claim_next(webhook_id, token, limit, keep, skip)
 
-    def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
-        found = Webhook.objects.filter(project_id=project_id, is_active=True, deleted_at=None)
-        return list(found.values_list("id", "event_types", "filters"))
-
-    def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-        now = _now()
-        deliveries = [Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids]
+    def insert_event(self, event: Event, match: Matcher) -> list[tuple[uuid.UUID, uuid.UUID]]:
         with transaction.atomic():
+            found = Webhook.objects.filter(
+                project_id=event.project_id, is_active=True, deleted_at=None
+            ).order_by("id")
+            webhook_ids = match(list(found.values_list("id", "event_types", "filters")))
+            now = _now()
+            deliveries = [
+                Delivery(event=event, webhook_id=w, next_attempt_at=now) for w in webhook_ids
+            ]
             event.save(force_insert=True)
             Delivery.objects.bulk_create(deliveries)
             # auto_now_add stamped this host's time: the database's instead, as on PostgreSQL.
             Event.objects.filter(pk=event.pk).update(created_at=now)
             Delivery.objects.filter(event=event).update(created_at=now, updated_at=now)
         event.created_at = now
-        return [delivery.id for delivery in deliveries]
+        return [(delivery.webhook_id, delivery.id) for delivery in deliveries]
 
     def lock_project(self, project_id: uuid.UUID) -> None:
         """SQLite already serialises writers (the embedded mode's transactions are IMMEDIATE)."""

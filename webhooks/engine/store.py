@@ -1,7 +1,7 @@
 """The engine's storage contract, and the values that travel through it.
 
 A lane claims its webhook's due deliveries, records their attempts and gives the lane back; an
-emit reads a project's subscriptions and writes an event with its deliveries. Two
+emit writes an event with a delivery to each of its project's webhooks that it matches. Two
 implementations: `pgstore.PgStore` (PostgreSQL, one statement per step) and `ormstore.OrmStore`
 (the ORM, for SQLite in the embedded mode); `backend.get_store()` picks one. The contract tests
 (tests/test_store_contract.py) run against both. Leases and due times come from the database's
@@ -11,6 +11,7 @@ clock.
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # (id, event_types, filters) of one webhook: what matching an event needs, and no secret.
 Subscription = tuple[uuid.UUID, list, dict]
+# Chooses the webhooks an event goes to from its project's subscriptions (may be called again).
+Matcher = Callable[[list[Subscription]], list[uuid.UUID]]
 
 
 class Clock:
@@ -128,13 +131,15 @@ class Store(Protocol):
         lane's batch after the first costs one statement and one commit.
         """
 
-    def subscriptions(self, project_id: uuid.UUID) -> list[Subscription]:
-        """Return what matching needs of each active, undeleted webhook of the project."""
+    def insert_event(self, event: Event, match: Matcher) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Insert event and a pending delivery, due now, to each webhook that match chooses
+        from the subscriptions (what matching needs of each active, undeleted webhook) of
+        event.project_id; return (webhook id, delivery id) of each.
 
-    def insert_event(self, event: Event, webhook_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-        """Insert event and a pending delivery, due now, to each webhook; return their ids.
-
-        "Now" and the rows' times are the database's clock; event.created_at is set to it.
+        The subscriptions are those the insert sees: a webhook created, changed or deactivated
+        before it counts. One statement on PostgreSQL, the first time a process emits for a
+        project and when its webhooks changed since, two. "Now" and the rows' times are the
+        database's clock; event.created_at is set to it.
 
         Atomic by itself, in a transaction of its own or the caller's. A duplicate idempotency
         key raises IntegrityError, and nothing is written.

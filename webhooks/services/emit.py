@@ -18,6 +18,7 @@ from webhooks import events
 from webhooks.conf import app_settings
 from webhooks.engine import wakeups
 from webhooks.engine.backend import get_store
+from webhooks.engine.store import Subscription
 from webhooks.exceptions import IdempotencyKeyReused, PayloadTooLarge
 from webhooks.models import Event
 from webhooks.observability import metrics, tracing
@@ -66,20 +67,21 @@ def emit_webhook_event(
     )
     _check_size(event.body)
     store = get_store()
-    webhook_ids = [
-        webhook_id
-        for webhook_id, types, filters in store.subscriptions(project_id)
-        if _matches(types, filters, event)
-    ]
+
+    def match(subscriptions: list[Subscription]) -> list[uuid.UUID]:
+        return [w for w, types, filters in subscriptions if _matches(types, filters, event)]
+
     try:
         # The event and its deliveries exist together or not at all: insert_event is atomic
         # by itself (one statement on PostgreSQL: no BEGIN and COMMIT round trips). Inside a
         # caller's transaction it runs in a savepoint, so a duplicate key leaves that usable,
         # and the wake-up waits for the caller's commit.
         atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
-        with atomic, tracing.span("webhooks.store", **{"webhooks.deliveries": len(webhook_ids)}):
-            delivery_ids = store.insert_event(event, webhook_ids)
-            wakeups.wake_after_commit(webhook_ids)
+        with atomic, tracing.span("webhooks.store") as span:
+            sent = store.insert_event(event, match)
+            wakeups.wake_after_commit(webhook_id for webhook_id, _ in sent)
+            if span is not None:
+                span.set_attribute("webhooks.deliveries", len(sent))
     except IntegrityError:
         # The unique (project, idempotency key) constraint decides races: exactly one insert wins
         # and every other caller, once it has committed, reads the winner.
@@ -88,9 +90,9 @@ def emit_webhook_event(
             raise
         logger.info("event %s replayed for idempotency key of project %s", existing.id, project_id)
         return existing
-    event.created, event.delivery_count = True, len(delivery_ids)
+    event.created, event.delivery_count = True, len(sent)
     metrics.event_emitted(event.type)
-    logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(delivery_ids))
+    logger.info("event %s (%s) fans out to %d webhooks", event.id, event.type, len(sent))
     return event
 
 
