@@ -3,17 +3,23 @@ once and not at every lone delivery (WEBHOOKS["PREPARED_STATEMENTS"] = False, fo
 can't keep them, sends them unprepared); a lone delivery is three statements, with no health
 check round trip before them, and a connection that died while idle is replaced."""
 
+import uuid
+from datetime import timedelta
+
 import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.support import wait_for
+from webhooks.conf import app_settings
 from webhooks.engine import lanes
 from webhooks.engine import pgstatements as statements
+from webhooks.engine.pgstore import PgStore
 from webhooks.events import EVENT_TYPES
-from webhooks.models import Delivery
+from webhooks.models import Delivery, Lane, ProjectSlot
 from webhooks.services.emit import emit_webhook_event
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +174,39 @@ def test_the_record_finds_its_deliveries_by_primary_key_however_large_the_table(
     assert "Seq Scan on webhooks_delivery" not in plan, plan
     assert "webhooks_delivery_pkey" in plan
     assert Delivery.objects.count() > 20000
+
+
+def test_a_lane_claiming_often_writes_its_leases_only_when_less_than_a_second_is_left():
+    hook, store, token = WebhookFactory(), PgStore(), uuid.uuid4()
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    store.acquire(hook.id, uuid.uuid4(), 1)  # makes the lane rows; takes and keeps the one due
+    Lane.objects.filter(webhook=hook).update(expires_at=timezone.now())  # free again
+    ProjectSlot.objects.filter(project_id=hook.project_id).update(expires_at=timezone.now())
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    assert len(store.acquire(hook.id, token, 1).deliveries) == 1
+
+    def leases() -> tuple:
+        lane = Lane.objects.get(webhook=hook, token=token)
+        return lane.expires_at, ProjectSlot.objects.get(token=token).expires_at
+
+    taken = leases()
+    DeliveryFactory(webhook=hook, event=EventFactory(project_id=hook.project_id))
+    claimed = store.claim_next(hook.id, token, 1, keep=True)
+    kept = store.claim_next(hook.id, token, 1, keep=True)  # nothing due: lingering
+    assert (len(claimed.deliveries), kept.kept) == (1, True)
+    assert leases() == taken  # neither claim wrote them
+
+    shortened = tuple(
+        moment - timedelta(seconds=app_settings.LEASE_SECONDS - 0.5) for moment in taken
+    )
+    Lane.objects.filter(token=token).update(expires_at=shortened[0])
+    ProjectSlot.objects.filter(token=token).update(expires_at=shortened[1])
+    assert store.claim_next(hook.id, token, 1, keep=True).kept
+    renewed = leases()
+    assert all(
+        moment > timezone.now() + timedelta(seconds=app_settings.LEASE_SECONDS - 1)
+        for moment in renewed
+    ), (renewed, shortened)
+
+    store.claim_next(hook.id, token, 1)  # nothing due, not kept: given back at once
+    assert all(moment <= timezone.now() for moment in leases())

@@ -37,6 +37,7 @@ def names(durable_claims: bool) -> dict[str, str]:
         "webhook_cols": columns(Webhook, "w"),
         "now": "statement_timestamp()",
         "lease_ends": "statement_timestamp() + %(lease)s * interval '1 second'",
+        "renew_below": "statement_timestamp() + %(renew)s * interval '1 second'",
         # The lane and claim statements' commit: by default it waits for the WAL flush like any
         # other (the server's synchronous_commit), so a claim survives a crash of the database:
         # no delivery in flight twice, no webhook or project over its cap (tests/test_pg_crash.py).
@@ -156,6 +157,9 @@ _OURS = (
 
 # The lane's lease (and its project slot's) goes on while there is work, and ends (is given
 # back) when there is none, or when the webhook may use fewer lanes now (its circuit opened).
+# Going on, it is renewed only when less than %(renew)s seconds are left (about a second less
+# than a fresh lease): a lane claiming a lone delivery every few milliseconds writes its two
+# rows about once a second, not at each claim, and still holds them past its batch's leases.
 # With %(keep)s, a lane with nothing due is kept too (it lingers, engine/linger.py), unless
 # another webhook of the project waits for a slot (crowded: then it stops lingering). The
 # webhook comes along, so every batch is sent with its current URL, secret and state; one row
@@ -175,18 +179,21 @@ keeps AS (
     + """
       AND NOT EXISTS (SELECT 1 FROM crowded)
 ),
+goes_on AS (
+    SELECT EXISTS (SELECT 1 FROM due) OR EXISTS (SELECT 1 FROM keeps) AS yes
+),
 lane AS (
     UPDATE {lane}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) OR EXISTS (SELECT 1 FROM keeps)
-        THEN {lease_ends} ELSE {now} END
-    FROM {claim_commit}
+    SET expires_at = CASE WHEN goes_on.yes THEN {lease_ends} ELSE {now} END
+    FROM goes_on, {claim_commit}
     WHERE webhook_id = %(webhook)s AND token = %(token)s
+      AND (NOT goes_on.yes OR expires_at < {renew_below})
 ),
 project_slot AS (
     UPDATE {project_slot}
-    SET expires_at = CASE WHEN EXISTS (SELECT 1 FROM due) OR EXISTS (SELECT 1 FROM keeps)
-        THEN {lease_ends} ELSE {now} END
-    WHERE"""
+    SET expires_at = CASE WHEN goes_on.yes THEN {lease_ends} ELSE {now} END
+    FROM goes_on
+    WHERE (NOT goes_on.yes OR expires_at < {renew_below}) AND"""
     + _OUR_SLOT
     + ")"
 )

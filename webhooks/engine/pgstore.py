@@ -113,11 +113,13 @@ class PgStore(PgEmit):
 
 
 def _claim_params(webhook_id, token, limit: int, keep: bool) -> dict:
+    lease = app_settings.LEASE_SECONDS
     return {
         "webhook": webhook_id,
         "token": token,
         "limit": limit,
-        "lease": app_settings.LEASE_SECONDS,
+        "lease": lease,
+        "renew": lease - min(1.0, lease / 10),
         "worker": liveness.worker_id(),
         "cap": app_settings.MAX_IN_FLIGHT_PER_WEBHOOK,
         "keep": keep,

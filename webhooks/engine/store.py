@@ -95,6 +95,8 @@ class Store(Protocol):
 
         keep: with none due, keep the lane and its slot instead (batch.kept), if the lane is
         still allowed and no other webhook of the project waits for a slot (batch.crowded).
+        Kept (or with deliveries claimed), the lane and its slot stay leased at least until a
+        second (a tenth of the lease, if less) before the leases of deliveries claimed now end.
         """
 
     def release(self, webhook_id: uuid.UUID, token: uuid.UUID) -> None:
