@@ -66,33 +66,38 @@ def _insert_sql() -> str:
 
 
 class _Subscribed:
-    """The subscriptions this process saw last, by project, as the statement returned them.
+    """The subscriptions this process saw last, by project, as the JSON text the statement
+    returned: only the text is kept, and parsed again at each emit (microseconds).
 
-    Bounded in projects and in size: a project with many webhooks is not kept (its emits take
-    two statements), and when full it starts again (forgetting costs one statement).
+    Bounded: at most PROJECTS projects of at most CHARACTERS each (16 MiB); a project with more
+    is not kept (each of its emits takes two statements), and when full it starts again
+    (forgetting a project costs its next emit one statement).
     """
 
     PROJECTS = 1024
-    CHARACTERS = 16384  # of one project's subscriptions, as JSON text
+    CHARACTERS = 16384
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.projects: dict[uuid.UUID, tuple[str, list[Subscription]]] = {}
+        self.projects: dict[uuid.UUID, str] = {}
 
     def get(self, project_id: uuid.UUID) -> tuple[str | None, list[Subscription]]:
-        return self.projects.get(project_id, (None, []))
+        text = self.projects.get(project_id)
+        return text, _parsed(text) if text else []
 
     def seen(self, project_id: uuid.UUID, text: str) -> tuple[str, list[Subscription]]:
         """Remember (if small enough) and return the project's subscriptions, read as text."""
-        subscriptions = [
-            (uuid.UUID(id_), types, filters) for id_, types, filters in orjson.loads(text)
-        ]
         if len(text) <= self.CHARACTERS:
             with self.lock:
                 if len(self.projects) >= self.PROJECTS and project_id not in self.projects:
                     self.projects.clear()
-                self.projects[project_id] = (text, subscriptions)
-        return text, subscriptions
+                self.projects[project_id] = text
+        return text, _parsed(text)
+
+
+def _parsed(text: str) -> list[Subscription]:
+    # Django reads jsonb as text (parsed by orjson here, faster than in the field).
+    return [(uuid.UUID(id_), types, filters) for id_, types, filters in orjson.loads(text)]
 
 
 _subscribed = _Subscribed()
@@ -126,7 +131,6 @@ class PgEmit:
                 event.created_at = created_at
                 event._state.adding, event._state.db = False, connection.alias
                 return sent
-            # Django reads jsonb as text (parsed by orjson here, faster than in the field).
             text, subscriptions = _subscribed.seen(event.project_id, current)
         raise AssertionError("the emit's last statement does not check its subscriptions")
 
