@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from tests.bench import cpu, throughput
+from tests.bench import calibration, cpu, throughput
 from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
 from tests.bench.report import Row, latency_text
 from webhooks.engine import wakeups
@@ -225,8 +225,9 @@ def idle(bench: Bench, seconds: float = 5.0) -> Row:
 
 def scenarios(bench: Bench, scale: float = 1.0, repeats: int = 3) -> list[Row]:
     """Run 2,000 x 1 and 2,000 x 10 webhooks of 10 projects, one emitting thread each, then a
-    lone delivery paced at 100 events/s (50/s is in the throughput group)."""
+    lone delivery paced at 100 events/s (50/s is in the throughput group); first, what this
+    machine's round trip and commit cost today (calibration.py)."""
     events = max(10, round(2000 * scale))
-    rows = [idle(bench)]
+    rows = [calibration.row(), idle(bench)]
     rows += one_thread(bench, events, 1, repeats) + one_thread(bench, events, 10, repeats)
     return rows + throughput.paced(bench, max(1, round(1000 * scale)), 100)
