@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import WebhookFactory
+from webhooks.engine import pgemit
 from webhooks.engine.ormstore import OrmStore
 from webhooks.engine.pgstore import PgStore
 from webhooks.events import EVENT_TYPES
@@ -150,8 +151,6 @@ def test_a_change_since_the_last_emit_counts_for_the_next(change):
 
 
 def test_a_project_with_many_webhooks_is_not_kept(monkeypatch):
-    from webhooks.engine import pgemit
-
     monkeypatch.setattr(pgemit._Subscribed, "CHARACTERS", 100)
     project = uuid.uuid4()
     hooks = WebhookFactory.create_batch(3, project_id=project)
@@ -164,8 +163,6 @@ def test_a_project_with_many_webhooks_is_not_kept(monkeypatch):
 
 
 def test_webhooks_changing_between_every_two_statements_still_get_the_event(monkeypatch):
-    from webhooks.engine import pgemit
-
     project = uuid.uuid4()
     WebhookFactory(project_id=project)
     real, made = pgemit.run, []
