@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
+from tests.receiver import Reply
 from tests.support import wait_for
 from webhooks import broker
 from webhooks.engine import lanes, linger, wakeups
@@ -126,6 +127,32 @@ def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
     assert set(Delivery.objects.filter(webhook=hook).values_list("status", flat=True)) == {
         "succeeded"
     }
+
+
+def test_a_lane_whose_work_comes_often_records_with_the_claim_it_finds_waiting(
+    receiver, lingering, statements_run, monkeypatch
+):
+    # given a lingering lane of a webhook whose work comes often
+    monkeypatch.setattr(linger, "_FREQUENT_SECONDS", 60.0)
+    hook = WebhookFactory(url=receiver.url())
+    due(hook, 2)
+    thread, sent = lane_in_thread(hook.id)
+    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    before = len(statements_run)
+    # when an event comes while the lane is still sending the one before (answered late)
+    receiver.reply_with(Reply(delay=0.5))
+    emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    wait_for(lambda: len(receiver.requests) == 3, 5, "delivery 3")
+    emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    wait_for(lambda: len(receiver.requests) == 4, 5, "delivery 4")
+    wait_for(lambda: len(statements_run) >= before + 3, 5, "delivery 4's record")
+    # then after the send it found the hand-off at once: the record went with the next claim,
+    # and the last one, with nothing waiting, was recorded before the lane waited again
+    assert statements_run[before : before + 3] == ["CLAIM_NEXT", "RECORD_AND_CLAIM_NEXT", "RECORD"]
+    thread.join(5)
+    assert sent == [4]
+    attempts = Delivery.objects.filter(webhook=hook).values_list("status", "attempt_count")
+    assert sorted(attempts) == [("succeeded", 1)] * 4
 
 
 def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):

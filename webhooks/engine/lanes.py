@@ -55,11 +55,13 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
 
     A batch whose outcomes change nothing about the webhook is recorded in the statement that
     claims the next one (or gives the lane back) when that follows at once; a lingering lane
-    records before it waits, so the next delivery's claim carries no record.
+    records before it waits, so the next delivery's claim carries no record, unless its work
+    comes so often that it looks first (linger.frequent) and finds the next wake-up there.
     """
     webhook_id, token, sent, limit, per_delivery = batch.webhook_id, listening.token, 0, 1, 0.0
     held: tuple[Batch, list[Record]] | None = None  # sent, to be recorded with the next claim
     while True:
+        handed = False  # a wake-up found at once after the send: claim without waiting
         if batch.deliveries:
             linger.found_work(webhook_id)
             sending = time.monotonic()
@@ -68,8 +70,10 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
             sent += sum(r.attempt is not None for r in records)
             out_of_time = time.monotonic() >= slice_ends
             more_due = len(batch.deliveries) == limit
-            waits = listening.active and not more_due
-            if out_of_time or waits or not _foldable(batch, records):
+            foldable = _foldable(batch, records)
+            lingers = listening.active and not more_due and not out_of_time
+            handed = lingers and foldable and linger.frequent(webhook_id) and listening.poll()
+            if out_of_time or (lingers and not handed) or not foldable:
                 _finish(store, batch, records)
             else:
                 held = (batch, records)
@@ -82,7 +86,7 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
         else:
             more_due = False  # kept with nothing due: lingering
         # Lingering since the last claim, nothing more may be due until a wake-up is handed over.
-        if listening.active and not more_due and not listening.wait(slice_ends):
+        if listening.active and not more_due and not handed and not listening.wait(slice_ends):
             _give_back(store, webhook_id, token)  # nothing came
             return sent
         keep = listening.start(per_delivery)

@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 # wake-ups go to the queue again); a worker that dies mid-linger swallows wake-ups this long.
 _KEY_MARGIN_SECONDS = 1.0
 _REMEMBERED = 4096  # webhooks whose last arrivals a process keeps
+# Work this close together (the starts of a lane's last two batches) has most likely been handed
+# over again by the time a send is done: the lane looks before it records (lanes.py).
+_FREQUENT_SECONDS = 0.005
 
 # KEYS: the linger key, the hand-off list; ARGV: this lane's token. Stops lingering (if the key
 # is still this lane's) and says whether a wake-up was handed over meanwhile.
@@ -72,6 +75,12 @@ def found_work(webhook_id: uuid.UUID) -> None:
         if len(arrivals) >= _REMEMBERED and webhook_id not in arrivals:
             arrivals.clear()  # a cache: forgetting only costs a lane that does not linger
         arrivals[webhook_id] = (arrivals.get(webhook_id, (0.0, 0.0))[1], now)
+
+
+def frequent(webhook_id: uuid.UUID) -> bool:
+    """Say whether the webhook's last two batches here began within _FREQUENT_SECONDS."""
+    before, last = _state.arrivals.get(webhook_id, (0.0, 0.0))
+    return before > 0 and last - before <= _FREQUENT_SECONDS
 
 
 class Listening:
@@ -136,6 +145,22 @@ class Listening:
                 if handed:
                     return True
             return self.stop() > 0  # one may have come between the wait's end and the stop
+        except redis.RedisError as exc:
+            logger.warning(
+                "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
+            )
+            self._leave()
+            return True
+
+    def poll(self) -> bool:
+        """Say, without waiting, whether a wake-up was handed over since the last claim; the
+        key is set again for the next claim, as wait() does (and on a Redis failure, claim)."""
+        try:
+            with wakeups.redis_client().pipeline(transaction=False) as pipe:
+                pipe.lpop(self.handoff)
+                pipe.set(self.key, self.token.hex, px=_key_ms())
+                handed, _ = pipe.execute()
+            return handed is not None
         except redis.RedisError as exc:
             logger.warning(
                 "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
