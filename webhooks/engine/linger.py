@@ -11,6 +11,9 @@ that list, and sets the key again for its next claim: an entry means a delivery 
 since the lane's last claim, so it claims (all that came during its send, in one batch); none
 within LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A
 lingering lone delivery is two statements (the claim and the record) and one Redis round trip.
+A lane whose batches come within _FREQUENT_SECONDS of each other looks at the list without
+waiting before it records (poll): a wake-up is usually there already, and then the record goes
+with the next claim, one statement for both; if none is there, it records and waits as above.
 
 What it may cost others is bounded: at most LANE_LINGER_PER_PROCESS lanes of a process linger
 at once (the rest of its threads stay free), one lane per webhook, never past the lane's time
