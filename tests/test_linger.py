@@ -129,30 +129,39 @@ def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
     }
 
 
-def test_a_lane_whose_work_comes_often_records_with_the_claim_it_finds_waiting(
-    receiver, lingering, statements_run, monkeypatch
+def test_after_a_batch_of_several_a_lane_records_with_the_claim_of_what_it_finds_waiting(
+    receiver, lingering, statements_run
 ):
-    # given a lingering lane of a webhook whose work comes often
-    monkeypatch.setattr(linger, "_FREQUENT_SECONDS", 60.0)
+    # given a lingering lane
     hook = WebhookFactory(url=receiver.url())
     due(hook, 2)
     thread, sent = lane_in_thread(hook.id)
     wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
     before = len(statements_run)
-    # when an event comes while the lane is still sending the one before (answered late)
-    receiver.reply_with(Reply(delay=0.5))
+    receiver.reply_with(Reply(delay=0.5), Reply(delay=0.5))  # the next two are answered late
+    # when two events come while it sends one (a batch of two follows), and one more while it
+    # sends that batch
     emit_webhook_event(hook.project_id, "config.deployed", DATA)
     wait_for(lambda: len(receiver.requests) == 3, 5, "delivery 3")
-    emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    for _ in range(2):
+        emit_webhook_event(hook.project_id, "config.deployed", DATA)
     wait_for(lambda: len(receiver.requests) == 4, 5, "delivery 4")
-    wait_for(lambda: len(statements_run) >= before + 3, 5, "delivery 4's record")
-    # then after the send it found the hand-off at once: the record went with the next claim,
-    # and the last one, with nothing waiting, was recorded before the lane waited again
-    assert statements_run[before : before + 3] == ["CLAIM_NEXT", "RECORD_AND_CLAIM_NEXT", "RECORD"]
+    emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    wait_for(lambda: len(receiver.requests) == 6, 5, "delivery 6")
+    wait_for(lambda: len(statements_run) >= before + 5, 5, "delivery 6's record")
+    # then the batch of one was recorded before the lane waited; the batch of two, after which
+    # the lane looked and found the next wake-up, with the claim of that one
+    assert statements_run[before : before + 5] == [
+        "CLAIM_NEXT",  # delivery 3
+        "RECORD",
+        "CLAIM_NEXT",  # 4 and 5
+        "RECORD_AND_CLAIM_NEXT",  # their record; 6
+        "RECORD",  # a batch of one: recorded, then the lane waits
+    ], statements_run[before:]
     thread.join(5)
-    assert sent == [4]
+    assert sent == [6]
     attempts = Delivery.objects.filter(webhook=hook).values_list("status", "attempt_count")
-    assert sorted(attempts) == [("succeeded", 1)] * 4
+    assert sorted(attempts) == [("succeeded", 1)] * 6
 
 
 def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):

@@ -55,8 +55,8 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
 
     A batch whose outcomes change nothing about the webhook is recorded in the statement that
     claims the next one (or gives the lane back) when that follows at once; a lingering lane
-    records before it waits, so the next delivery's claim carries no record, unless its work
-    comes so often that it looks first (linger.frequent) and finds the next wake-up there.
+    records before it waits, so the next delivery's claim carries no record, unless after a
+    batch of more than one it looks first (Listening.poll) and finds the next wake-up there.
     """
     webhook_id, token, sent, limit, per_delivery = batch.webhook_id, listening.token, 0, 1, 0.0
     held: tuple[Batch, list[Record]] | None = None  # sent, to be recorded with the next claim
@@ -72,7 +72,8 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
             more_due = len(batch.deliveries) == limit
             foldable = _foldable(batch, records)
             lingers = listening.active and not more_due and not out_of_time
-            handed = lingers and foldable and linger.frequent(webhook_id) and listening.poll()
+            # More than one came during the last send: the next has most likely come by now.
+            handed = lingers and foldable and len(records) > 1 and listening.poll()
             if out_of_time or (lingers and not handed) or not foldable:
                 _finish(store, batch, records)
             else:

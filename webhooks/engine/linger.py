@@ -11,9 +11,10 @@ that list, and sets the key again for its next claim: an entry means a delivery 
 since the lane's last claim, so it claims (all that came during its send, in one batch); none
 within LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A
 lingering lone delivery is two statements (the claim and the record) and one Redis round trip.
-A lane whose batches come within _FREQUENT_SECONDS of each other looks at the list without
-waiting before it records (poll): a wake-up is usually there already, and then the record goes
-with the next claim, one statement for both; if none is there, it records and waits as above.
+After a batch of more than one delivery (they came faster than the lane sent them) the lane
+looks at the list without waiting before it records (poll): a wake-up is almost always there
+already, and then the record goes with the next claim, one statement for both; if none is
+there, it records and waits as above.
 
 What it may cost others is bounded: at most LANE_LINGER_PER_PROCESS lanes of a process linger
 at once (the rest of its threads stay free), one lane per webhook, never past the lane's time
@@ -44,9 +45,6 @@ logger = logging.getLogger(__name__)
 # wake-ups go to the queue again); a worker that dies mid-linger swallows wake-ups this long.
 _KEY_MARGIN_SECONDS = 1.0
 _REMEMBERED = 4096  # webhooks whose last arrivals a process keeps
-# Work this close together (the starts of a lane's last two batches) has most likely been handed
-# over again by the time a send is done: the lane looks before it records (lanes.py).
-_FREQUENT_SECONDS = 0.005
 
 # KEYS: the linger key, the hand-off list; ARGV: this lane's token. Stops lingering (if the key
 # is still this lane's) and says whether a wake-up was handed over meanwhile.
@@ -78,12 +76,6 @@ def found_work(webhook_id: uuid.UUID) -> None:
         if len(arrivals) >= _REMEMBERED and webhook_id not in arrivals:
             arrivals.clear()  # a cache: forgetting only costs a lane that does not linger
         arrivals[webhook_id] = (arrivals.get(webhook_id, (0.0, 0.0))[1], now)
-
-
-def frequent(webhook_id: uuid.UUID) -> bool:
-    """Say whether the webhook's last two batches here began within _FREQUENT_SECONDS."""
-    before, last = _state.arrivals.get(webhook_id, (0.0, 0.0))
-    return before > 0 and last - before <= _FREQUENT_SECONDS
 
 
 class Listening:
