@@ -131,37 +131,39 @@ class Listening:
         then claim, as one may have come)."""
         seconds = min(app_settings.LANE_LINGER_SECONDS, until - time.monotonic())
         try:
-            client = wakeups.redis_client()
-            if seconds >= 0.001:
-                with client.pipeline(transaction=False) as pipe:
-                    pipe.blpop([self.handoff], timeout=seconds)
-                    pipe.set(self.key, self.token.hex, px=_key_ms())  # armed for the next claim
-                    handed, _ = pipe.execute()
-                if handed:
-                    return True
+            if seconds >= 0.001 and self._take(seconds):
+                return True
             return self.stop() > 0  # one may have come between the wait's end and the stop
         except redis.RedisError as exc:
-            logger.warning(
-                "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
-            )
-            self._leave()
-            return True
+            return self._claim_anyway(exc)
 
     def poll(self) -> bool:
         """Say, without waiting, whether a wake-up was handed over since the last claim; the
         key is set again for the next claim, as wait() does (and on a Redis failure, claim)."""
         try:
-            with wakeups.redis_client().pipeline(transaction=False) as pipe:
-                pipe.lpop(self.handoff)
-                pipe.set(self.key, self.token.hex, px=_key_ms())
-                handed, _ = pipe.execute()
-            return handed is not None
+            return self._take(None)
         except redis.RedisError as exc:
-            logger.warning(
-                "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
-            )
-            self._leave()
-            return True
+            return self._claim_anyway(exc)
+
+    def _take(self, seconds: float | None) -> bool:
+        """Take the hand-off, waiting up to seconds for it (None: not at all), and set the key
+        again, armed for the next claim, in one round trip; say whether there was one."""
+        with wakeups.redis_client().pipeline(transaction=False) as pipe:
+            if seconds is None:
+                pipe.lpop(self.handoff)
+            else:
+                pipe.blpop([self.handoff], timeout=seconds)
+            pipe.set(self.key, self.token.hex, px=_key_ms())
+            handed, _ = pipe.execute()
+        return handed is not None
+
+    def _claim_anyway(self, exc: redis.RedisError) -> bool:
+        """After Redis failed: stop lingering, and claim once more, as a wake-up may have come."""
+        logger.warning(
+            "lingering for webhook %s failed (%s); claiming once more", self.webhook_id, exc
+        )
+        self._leave()
+        return True
 
     def stop(self) -> int:
         """Stop lingering; return how many wake-ups were handed over meanwhile."""
