@@ -1,5 +1,6 @@
 """What the PostgreSQL store's statements share: quoted names, rows as models, the cursor."""
 
+import functools
 import logging
 import sys
 
@@ -31,13 +32,25 @@ def width(model: type[Model]) -> int:
 
 def instance(model: type[Model], values) -> Model:
     """Return a model instance from a row of its concrete columns, converted as the ORM does."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        for convert in field.get_db_converters(connection):  # JSON parsing, secret decryption
+    attnames, conversions = _conversions(model)
+    if len(values) != len(attnames):
+        raise ValueError(f"{len(values)} values for the {len(attnames)} columns of {model}")
+    converted = list(values)
+    for position, converters in conversions:  # JSON parsing, secret decryption
+        value = converted[position]
+        for convert in converters:
             value = convert(value, None, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+        converted[position] = value
+    return model.from_db(connection.alias, attnames, converted)
+
+
+@functools.cache
+def _conversions(model: type[Model]) -> tuple[list[str], list[tuple[int, list]]]:
+    """Return the model's concrete fields' attnames, and the position and converters of each
+    field that has any: looked up once, not for every column of every claimed row."""
+    fields = model._meta.concrete_fields
+    converters = [(n, f.get_db_converters(connection)) for n, f in enumerate(fields)]
+    return [f.attname for f in fields], [(n, found) for n, found in converters if found]
 
 
 class _EngineCursor(ServerBindingCursor):
