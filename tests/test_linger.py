@@ -98,14 +98,20 @@ def lingers(webhook) -> bool:
     return bool(redis_client().exists(wakeups.LINGER_KEY.format(webhook.id)))
 
 
+def lingering_lane(webhook, receiver) -> tuple[threading.Thread, list]:
+    """Start a lane of webhook that sends two deliveries in a row (busy) and then lingers."""
+    due(webhook, 2)
+    thread, sent = lane_in_thread(webhook.id)
+    wait_for(lambda: lingers(webhook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    return thread, sent
+
+
 def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
     receiver, lingering, statements_run
 ):
     # given a lane that sent two deliveries in a row (its webhook is busy) and now lingers
     hook = WebhookFactory(url=receiver.url())
-    due(hook, 2)
-    thread, sent = lane_in_thread(hook.id)
-    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    thread, sent = lingering_lane(hook, receiver)
     before, stream = len(statements_run), stream_length()
     # when two events are emitted, one after the other has arrived
     for n in (3, 4):
@@ -134,9 +140,7 @@ def test_after_a_batch_of_several_a_lane_records_with_the_claim_of_what_it_finds
 ):
     # given a lingering lane
     hook = WebhookFactory(url=receiver.url())
-    due(hook, 2)
-    thread, sent = lane_in_thread(hook.id)
-    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    thread, sent = lingering_lane(hook, receiver)
     before = len(statements_run)
     receiver.reply_with(Reply(delay=0.5), Reply(delay=0.5))  # the next two are answered late
     # when two events come while it sends one (a batch of two follows), and one more while it
@@ -283,9 +287,7 @@ def test_a_lingering_lane_gives_way_to_a_webhook_of_its_project_that_waits(
     webhooks_settings(MAX_IN_FLIGHT_PER_PROJECT=1)
     hook = WebhookFactory(url=receiver.url(), max_in_flight=1)
     other = WebhookFactory(url=receiver.url("/other"), project_id=hook.project_id, max_in_flight=1)
-    due(hook, 2)
-    thread, sent = lane_in_thread(hook.id)
-    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    thread, sent = lingering_lane(hook, receiver)
     # when the other webhook gets a delivery: its wake-up finds the project's one slot held
     (waiting,) = due(other, 1)
     assert lanes.run_lane(other.id) == 0
@@ -307,9 +309,7 @@ def test_when_redis_fails_while_lingering_the_lane_claims_once_more(
 ):
     # given a lingering lane
     hook = WebhookFactory(url=receiver.url())
-    due(hook, 2)
-    thread, sent = lane_in_thread(hook.id)
-    wait_for(lambda: lingers(hook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    thread, sent = lingering_lane(hook, receiver)
     # when Redis fails: a delivery is committed and its wake-up is lost
     monkeypatch.setattr(wakeups, "wake", lambda ids, force=False: 0)
     (late,) = due(hook, 1)
