@@ -103,6 +103,8 @@ def lingering_lane(webhook, receiver) -> tuple[threading.Thread, list]:
     due(webhook, 2)
     thread, sent = lane_in_thread(webhook.id)
     wait_for(lambda: lingers(webhook) and len(receiver.requests) == 2, 10, "the lane to linger")
+    recorded = Delivery.objects.filter(webhook=webhook, status=Delivery.Status.SUCCEEDED)
+    wait_for(lambda: recorded.count() == 2, 5, "the lane's records")  # then it waits
     return thread, sent
 
 
@@ -118,6 +120,8 @@ def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
         event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
         wait_for(lambda n=n: len(receiver.requests) == n, 5, f"delivery {n}")
         assert receiver.requests[-1].headers["webhook-id"] == str(event.deliveries.get().id)
+    # (a delivery's record follows its receipt)
+    wait_for(lambda: len(statements_run) >= before + 4, 5, "the records")
     handed = statements_run[before:]
     # then the lane sent them: no queue message, and for each one claim and one record only
     # (recorded before the wait, so the next delivery's claim carries no record)
