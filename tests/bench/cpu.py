@@ -29,6 +29,24 @@ def _kind(pid: int, me: int, command: str, ours: bool) -> str:
     return next((kind for key, kind in KINDS if key in command), "other")
 
 
+def session_seconds() -> tuple[int, float]:
+    """Return this thread's PostgreSQL session's pid and its CPU seconds so far."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return pid, (int(stat[11]) + int(stat[12])) / _TICKS_PER_SECOND
+
+
+def session_spent(started: tuple[int, float]) -> float | None:
+    """Return the session's CPU seconds since session_seconds() returned started, or None if
+    the session was replaced meanwhile (its CPU went with it)."""
+    pid, seconds = session_seconds()
+    return seconds - started[1] if pid == started[0] else None
+
+
 def _descendants(parents: dict[int, int], root: int) -> set[int]:
     """Return root and every process below it."""
     family, frontier = {root}, {root}

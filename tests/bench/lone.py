@@ -9,14 +9,10 @@ the run queue (two cores shared with the worker, PostgreSQL and everyone else).
 
 import contextlib
 import functools
-import os
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from django.db import connection
 
 from tests.bench import calibration, cpu, throughput
 from tests.bench.harness import DATA, EVENT_TYPE, Bench, Run
@@ -28,7 +24,6 @@ from webhooks.services.emit import emit_webhook_event
 # Issue 21, one emitting thread, 2,000 x 1: deliveries/s, and the emit rate with the worker
 # running as a share of the rate without it.
 RATE_TARGET, EMIT_SHARE_TARGET = 700, 0.75
-_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -100,19 +95,10 @@ def _timing(parts: dict[str, Spent]):
         PgEmit.insert_event, wakeups.wake = saved
 
 
-def _session_ticks() -> tuple[int, int]:
-    """Return this process's PostgreSQL session's pid and CPU ticks so far."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return pid, int(stat[11]) + int(stat[12])
-
-
 def emit_one_thread(projects: list[uuid.UUID], events: int) -> Emits:
     """Emit events in-process from this thread as fast as it goes, round-robin over projects."""
     emits = Emits(Run())
-    pid, ticks = _session_ticks()
+    session = cpu.session_seconds()
     thread_cpu, started = time.thread_time(), time.perf_counter()
     with _timing(emits.parts):
         for n in range(events):
@@ -121,9 +107,7 @@ def emit_one_thread(projects: list[uuid.UUID], events: int) -> Emits:
             emits.run.emitted[str(event.id)] = at
     emits.seconds = time.perf_counter() - started
     emits.thread_cpu = time.thread_time() - thread_cpu
-    same_pid, after = _session_ticks()
-    if same_pid == pid:
-        emits.backend_cpu = (after - ticks) / _TICKS_PER_SECOND
+    emits.backend_cpu = cpu.session_spent(session) or 0.0
     return emits
 
 
