@@ -120,26 +120,24 @@ def test_a_busy_webhooks_next_event_is_handed_to_its_lingering_lane(
         event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
         wait_for(lambda n=n: len(receiver.requests) == n, 5, f"delivery {n}")
         assert receiver.requests[-1].headers["webhook-id"] == str(event.deliveries.get().id)
-    # (a delivery's record follows its receipt)
-    wait_for(lambda: len(statements_run) >= before + 4, 5, "the records")
-    handed = statements_run[before:]
-    # then the lane sent them: no queue message, and for each one claim and one record only
-    # (recorded before the wait, so the next delivery's claim carries no record)
+    # then the lane sent them with no queue message, one statement each: the claim of 3, then
+    # 3's record with 4's claim; 4's record is held while the lane lingers
     assert stream_length() == stream
     wait_for(lambda: lingers(hook), 5, "the lane to linger again")
-    assert handed == ["CLAIM_NEXT", "RECORD"] * 2, handed
-    # and with nothing more coming, it gives the lane back and stops lingering
+    assert statements_run[before:] == ["CLAIM_NEXT", "RECORD_AND_CLAIM_NEXT"], statements_run
+    assert event.deliveries.get().status == Delivery.Status.DELIVERING
+    # and with nothing more coming, it records 4 in the statement that gives the lane back
     thread.join(5)
     assert sent == [4]
     assert not lingers(hook)
     assert not Lane.objects.filter(webhook=hook, expires_at__gt=timezone.now()).exists()
-    assert statements_run[-2:] == ["RELEASE", "WAITERS"]
+    assert statements_run[before + 2 :] == ["RECORD_AND_CLAIM_NEXT", "WAITERS"]
     assert set(Delivery.objects.filter(webhook=hook).values_list("status", flat=True)) == {
         "succeeded"
     }
 
 
-def test_after_a_batch_of_several_a_lane_records_with_the_claim_of_what_it_finds_waiting(
+def test_a_lingering_lane_records_each_batch_with_the_claim_of_the_next(
     receiver, lingering, statements_run
 ):
     # given a lingering lane
@@ -156,20 +154,41 @@ def test_after_a_batch_of_several_a_lane_records_with_the_claim_of_what_it_finds
     wait_for(lambda: len(receiver.requests) == 4, 5, "delivery 4")
     emit_webhook_event(hook.project_id, "config.deployed", DATA)
     wait_for(lambda: len(receiver.requests) == 6, 5, "delivery 6")
-    wait_for(lambda: len(statements_run) >= before + 5, 5, "delivery 6's record")
-    # then the batch of one was recorded before the lane waited; the batch of two, after which
-    # the lane looked and found the next wake-up, with the claim of that one
-    assert statements_run[before : before + 5] == [
-        "CLAIM_NEXT",  # delivery 3
-        "RECORD",
-        "CLAIM_NEXT",  # 4 and 5
-        "RECORD_AND_CLAIM_NEXT",  # their record; 6
-        "RECORD",  # a batch of one: recorded, then the lane waits
-    ], statements_run[before:]
     thread.join(5)
+    # then each batch was recorded with the claim of the next, and the last with the release
+    assert statements_run[before:] == [
+        "CLAIM_NEXT",  # delivery 3
+        "RECORD_AND_CLAIM_NEXT",  # its record; 4 and 5
+        "RECORD_AND_CLAIM_NEXT",  # their record; 6
+        "RECORD_AND_CLAIM_NEXT",  # its record, once nothing came: the lane given back
+        "WAITERS",
+    ], statements_run[before:]
     assert sent == [6]
     attempts = Delivery.objects.filter(webhook=hook).values_list("status", "attempt_count")
     assert sorted(attempts) == [("succeeded", 1)] * 6
+
+
+def test_a_held_record_is_written_when_the_wait_ends_not_later(receiver, webhooks_settings):
+    # given a lane that lingers for its webhook, 0.3 s at a time
+    webhooks_settings(LANE_LINGER_SECONDS=0.3, LANE_TIME_SLICE_SECONDS=10)
+    hook = WebhookFactory(url=receiver.url())
+    thread, _ = lingering_lane(hook, receiver)
+    # when one more event comes and is answered
+    event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    wait_for(lambda: len(receiver.requests) == 3, 5, "delivery 3")
+    answered = time.monotonic()
+    # then its record waits for the lane's wait (held for the next claim), and no longer: it is
+    # written in the statement that gives the lane back when the wait ends
+    delivery = event.deliveries.get()
+    assert delivery.status == Delivery.Status.DELIVERING
+    wait_for(
+        lambda: Delivery.objects.filter(pk=delivery.pk, status="succeeded").exists(), 5, "record"
+    )
+    assert 0.25 <= time.monotonic() - answered < 1.0
+    attempt = delivery.attempts.get()
+    assert (attempt.number, attempt.response_status) == (1, 200)
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):

@@ -54,14 +54,13 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
     """Send batch and the ones after it; return how many were sent (see run_lane).
 
     A batch whose outcomes change nothing about the webhook is recorded in the statement that
-    claims the next one (or gives the lane back) when that follows at once; a lingering lane
-    records before it waits, so the next delivery's claim carries no record, unless after a
-    batch of more than one it looks first (Listening.poll) and finds the next wake-up there.
+    claims the next one, or, when a lingering lane's wait ends with nothing, in the one that
+    gives the lane back: a lingering lone delivery is one statement, its outcome written at
+    most LANE_LINGER_SECONDS after its answer. Any other batch is recorded at once.
     """
     webhook_id, token, sent, limit, per_delivery = batch.webhook_id, listening.token, 0, 1, 0.0
     held: tuple[Batch, list[Record]] | None = None  # sent, to be recorded with the next claim
     while True:
-        handed = False  # a wake-up found at once after the send: claim without waiting
         if batch.deliveries:
             linger.found_work(webhook_id)
             sending = time.monotonic()
@@ -70,11 +69,7 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
             sent += sum(r.attempt is not None for r in records)
             out_of_time = time.monotonic() >= slice_ends
             more_due = len(batch.deliveries) == limit
-            foldable = _foldable(batch, records)
-            lingers = listening.active and not more_due and not out_of_time
-            # More than one came during the last send: the next has most likely come by now.
-            handed = lingers and foldable and len(records) > 1 and listening.poll()
-            if out_of_time or (lingers and not handed) or not foldable:
+            if out_of_time or not _foldable(batch, records):
                 _finish(store, batch, records)
             else:
                 held = (batch, records)
@@ -87,10 +82,13 @@ def _run(store: Store, batch: Batch, listening: linger.Listening, slice_ends: fl
         else:
             more_due = False  # kept with nothing due: lingering
         # Lingering since the last claim, nothing more may be due until a wake-up is handed over.
-        if listening.active and not more_due and not handed and not listening.wait(slice_ends):
+        waited = listening.active and not more_due
+        if waited and not listening.wait(slice_ends) and held is None:
             _give_back(store, webhook_id, token)  # nothing came
             return sent
-        keep = listening.start(per_delivery)
+        # A wait that ended with nothing stopped the lingering: the held record goes with a
+        # claim that gives the lane back (unless something is due after all).
+        keep = listening.start(per_delivery) if listening.active or not waited else False
         # With the webhook as it is now: a new URL or secret, or its deactivation, counts.
         batch, held = _claim_next(store, held, webhook_id, token, limit, keep), None
         if batch.crowded:

@@ -9,12 +9,10 @@ while the key is set, the wake script (broker.py) puts each wake-up on the webho
 list (one entry at most) instead of adding a queue message. After each batch the lane waits on
 that list, and sets the key again for its next claim: an entry means a delivery was committed
 since the lane's last claim, so it claims (all that came during its send, in one batch); none
-within LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. A
-lingering lone delivery is two statements (the claim and the record) and one Redis round trip.
-After a batch of more than one delivery (they came faster than the lane sent them) the lane
-looks at the list without waiting before it records (poll): a wake-up is almost always there
-already, and then the record goes with the next claim, one statement for both; if none is
-there, it records and waits as above.
+within LANE_LINGER_SECONDS means none was, so it gives the lane back without claiming. The
+batch it sent is recorded in that claim's statement, or in the one that gives the lane back
+(engine/lanes.py): a lingering lone delivery is one statement and one Redis round trip, and its
+outcome is written at most LANE_LINGER_SECONDS after its answer.
 
 What it may cost others is bounded: at most LANE_LINGER_PER_PROCESS lanes of a process linger
 at once (the rest of its threads stay free), one lane per webhook, never past the lane's time
@@ -23,8 +21,10 @@ as soon as another webhook of its project waits for a slot. A batch that fills i
 the lingering, so the next wake-up goes to the queue and another lane helps. Nothing is lost
 when it fails: a wake-up that went to the queue instead (the key lapsed during a long send)
 starts another lane, or waits in the waiting list for this one's release; a wake-up handed to a
-lane that died is dropped, and the sweep wakes the webhook again; when Redis fails, the lane
-claims once more rather than trust that nothing came.
+lane that died is dropped, and the sweep wakes the webhook again; a lane that dies while it holds
+a record leaves its deliveries claimed, and they are sent again once the sweep frees the dead
+worker's leases (a duplicate, as after any crash between a send and its record, never a loss);
+when Redis fails, the lane claims once more rather than trust that nothing came.
 """
 
 import logging
@@ -137,22 +137,11 @@ class Listening:
         except redis.RedisError as exc:
             return self._claim_anyway(exc)
 
-    def poll(self) -> bool:
-        """Say, without waiting, whether a wake-up was handed over since the last claim; the
-        key is set again for the next claim, as wait() does (and on a Redis failure, claim)."""
-        try:
-            return self._take(None)
-        except redis.RedisError as exc:
-            return self._claim_anyway(exc)
-
-    def _take(self, seconds: float | None) -> bool:
-        """Take the hand-off, waiting up to seconds for it (None: not at all), and set the key
-        again, armed for the next claim, in one round trip; say whether there was one."""
+    def _take(self, seconds: float) -> bool:
+        """Take the hand-off, waiting up to seconds for it, and set the key again, armed for the
+        next claim, in one round trip; say whether there was one."""
         with wakeups.redis_client().pipeline(transaction=False) as pipe:
-            if seconds is None:
-                pipe.lpop(self.handoff)
-            else:
-                pipe.blpop([self.handoff], timeout=seconds)
+            pipe.blpop([self.handoff], timeout=seconds)
             pipe.set(self.key, self.token.hex, px=_key_ms())
             handed, _ = pipe.execute()
         return handed is not None
