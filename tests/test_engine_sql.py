@@ -56,6 +56,26 @@ def test_a_lone_deliverys_statements_are_prepared_and_reused(receiver):
     assert len(receiver.requests) == LONE_DELIVERIES
 
 
+def test_every_engine_statement_is_parsed_once_not_at_each_execution(receiver):
+    # psycopg caches its parse of a statement's text only up to a length (engine/pgsql.py)
+    from psycopg import _queries
+
+    longest = max(
+        len(statements.sql(getattr(statements, name), durable))
+        for name in ("ACQUIRE", "CLAIM_NEXT", "RECORD", "RECORD_AND_CLAIM_NEXT", "CLAIM_ONE")
+        for durable in (True, False)
+    )
+    assert longest <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    hook = WebhookFactory(url=receiver.url())
+    lanes.run_lane(hook.id)  # the first wake-up makes the lane slots
+    lone_deliveries(hook, 2)
+    before = _queries._query2pg.cache_info()
+    lone_deliveries(hook, 3)  # three statements each, all parsed before
+    after = _queries._query2pg.cache_info()
+    assert after.misses == before.misses
+    assert after.hits - before.hits >= 3 * 3  # the record with the release included
+
+
 def test_an_emits_statement_is_prepared_and_reused():
     hook = WebhookFactory()
     data = EVENT_TYPES["config.deployed"].example
