@@ -38,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
     # Lingering: a lane whose webhook had work twice within this long keeps its lane (and thread)
     # this long when nothing more is due, and takes the webhook's next wake-up straight from
     # Redis instead of the queue; at most LANE_LINGER_PER_PROCESS lanes of a worker process at
-    # once, and never while another webhook of its project waits for a slot. 0 turns it off.
+    # once, and never while another webhook of its project waits for a slot. Its last batch's
+    # record waits with it (written with the next claim or the release). 0 turns it off.
     "LANE_LINGER_SECONDS": 0.05,
     "LANE_LINGER_PER_PROCESS": 4,
     # The engine's statements are prepared on each PostgreSQL connection (planned once, not at
