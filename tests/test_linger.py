@@ -17,7 +17,7 @@ from tests.factories import DeliveryFactory, EventFactory, WebhookFactory
 from tests.receiver import Reply
 from tests.support import wait_for
 from webhooks import broker
-from webhooks.engine import lanes, linger, wakeups
+from webhooks.engine import lanes, linger, sender, wakeups
 from webhooks.engine import pgstatements as statements
 from webhooks.engine.pgstore import PgStore
 from webhooks.events import EVENT_TYPES
@@ -189,6 +189,31 @@ def test_a_held_record_is_written_when_the_wait_ends_not_later(receiver, webhook
     assert (attempt.number, attempt.response_status) == (1, 200)
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_held_record_the_store_refuses_loses_no_outcome_and_the_lane_is_given_back(
+    receiver, webhooks_settings, monkeypatch
+):
+    # given a lingering lane, and an answer whose record the database refuses (an attempt URL
+    # longer than its column): the record is held through the wait, then written with the
+    # statement that gives the lane back
+    webhooks_settings(LANE_LINGER_SECONDS=0.3, LANE_TIME_SLICE_SECONDS=10)
+    hook = WebhookFactory(url=receiver.url())
+    thread, sent = lingering_lane(hook, receiver)
+    monkeypatch.setattr(
+        sender.wire, "redacted_url", lambda url: "https://poison.example.com/?" + "a" * 3000
+    )
+    # when one more event comes and is answered
+    event = emit_webhook_event(hook.project_id, "config.deployed", DATA)
+    thread.join(5)
+    # then its attempt is recorded as an internal error, due again, and the lane is free
+    assert sent == [3] and len(receiver.requests) == 3
+    delivery = event.deliveries.get()
+    (attempt,) = delivery.attempts.all()
+    assert (attempt.error_kind, delivery.status) == ("internal_error", "pending")
+    assert "could not be recorded (the endpoint answered HTTP 200)" in attempt.error_message
+    assert not Lane.objects.filter(webhook=hook, expires_at__gt=timezone.now()).exists()
+    assert not lingers(hook)
 
 
 def test_a_lone_delivery_does_not_linger(receiver, lingering, statements_run):

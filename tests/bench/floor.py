@@ -32,6 +32,8 @@ from pathlib import Path
 
 import psycopg
 
+from tests.bench.topology import free_port, wait_until
+
 _BODY = json.dumps({"id": "0" * 36, "data": {"text": "x" * 1100}})
 _TABLES = (
     """CREATE TABLE delivery (id uuid PRIMARY KEY, status text NOT NULL, body jsonb NOT NULL,
@@ -55,14 +57,6 @@ _RECORD_AND_CLAIM = (
     " SELECT body FROM c, (SELECT count(*) FROM a) AS x"
 )
 _SECRET = b"floor-secret-of-32-bytes-exactly"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _server_url() -> str:
@@ -176,7 +170,7 @@ def _measure(args: argparse.Namespace, database: str, procs: dict) -> None:
     """Start Redis, the receiver and the worker (into procs), emit, and print the figures."""
     import redis
 
-    redis_port, receiver_port = _free_port(), _free_port()
+    redis_port, receiver_port = free_port(), free_port()
     procs["redis"] = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -213,10 +207,11 @@ def _measure(args: argparse.Namespace, database: str, procs: dict) -> None:
     _emit(conn, queue, args.count, args.rate)
     emitted = time.monotonic()
     count_url = f"http://127.0.0.1:{receiver_port}/_count"
-    while int(json.loads(_get(count_url))["ok"]) < _WARM + args.count:
-        if time.monotonic() - emitted > 60:
-            raise SystemExit("the receiver did not get every delivery within 60 s")
-        time.sleep(0.02)
+
+    def arrived() -> bool:
+        return int(json.loads(_get(count_url))["ok"]) >= _WARM + args.count
+
+    wait_until(arrived, 60, "every delivery at the receiver", interval=0.02)
     finished = time.monotonic()
     after = {name: _schedstat(pid) for name, pid in pids.items()}
     queue.lpush("q", "stop")
