@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.utils import timezone
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
@@ -70,6 +71,16 @@ def browser():
     driver = chrome()
     yield driver
     driver.quit()
+
+
+def waiting(driver: webdriver.Chrome) -> WebDriverWait:
+    """Return a wait that polls again when the page is replaced under it (a form's redirect):
+    chromedriver then reports the node it was reading as stale, or as not in the document."""
+    return WebDriverWait(
+        driver,
+        WAIT_SECONDS,
+        ignored_exceptions=(StaleElementReferenceException, WebDriverException),
+    )
 
 
 def set_width(driver: webdriver.Chrome, width: int, height: int = 1000) -> None:
@@ -138,7 +149,7 @@ def severe_console_messages(browser) -> list[str]:
 def test_a_user_creates_a_webhook_pings_it_and_retries_its_delivery(
     live_server, receiver, browser, shoot, woken
 ):
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait = waiting(browser)
     project = "0190a000-0000-7000-8000-0000000000aa"
 
     # given a link that Agenta made, opened in the browser
@@ -234,7 +245,7 @@ def failing_webhook(project: str) -> tuple[Webhook, list[Delivery]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_reader_sees_failures_next_attempts_and_no_url_token(live_server, browser, shoot):
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    wait = waiting(browser)
     project = "0190a000-0000-7000-8000-0000000000ac"
     _, deliveries = failing_webhook(project)
     wanted = deliveries[2]
@@ -343,7 +354,7 @@ def test_without_javascript_the_forms_still_work(live_server, receiver):
         driver.find_element(By.ID, "id_name").send_keys("no script")
         driver.find_element(By.ID, "id_url").send_keys(receiver.url())
         driver.find_element(By.XPATH, "//button[text()='Create the webhook']").click()
-        wait = WebDriverWait(driver, WAIT_SECONDS)
+        wait = waiting(driver)
         send = wait.until(
             seen.element_to_be_clickable((By.XPATH, "//button[text()='Send a test event']"))
         )
