@@ -142,6 +142,39 @@ def test_wake_ups_go_out_after_redis_forgot_the_script(stream):
     assert stream.xlen(STREAM) == 3
 
 
+def test_the_answers_stay_with_their_wake_ups_after_redis_forgot_the_script(stream):
+    waiting = str(uuid.uuid4())
+    assert wakeups.wake([waiting]) == 1
+    stream.script_flush()
+    # every reply of the refused batch is read before the script is loaded and the batch sent
+    # again: the next wake-ups on the same connection get their own answers
+    assert wakeups.wake([uuid.uuid4(), uuid.uuid4(), uuid.uuid4()]) == 3
+    assert wakeups.wake([waiting]) == 0
+    assert wakeups.wake([waiting, uuid.uuid4()]) == 1
+    assert stream.xlen(STREAM) == 5
+
+
+def test_a_wake_up_goes_out_after_redis_closed_the_connection(stream):
+    assert wakeups.wake([uuid.uuid4()]) == 1
+    # as after a restart, or Redis's idle timeout: the thread's connection is dead
+    assert stream.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert wakeups.wake([uuid.uuid4()]) == 1
+    assert stream.xlen(STREAM) == 2
+
+
+def test_a_wake_up_is_the_message_a_worker_reads(stream):
+    webhook_id = str(uuid.uuid4())
+    assert wakeups.wake([webhook_id]) == 1
+    ((_, fields),) = stream.xrange(STREAM)
+    message = broker_module.broker.formatter.loads(fields[b"data"])
+    assert (message.task_name, message.args, message.kwargs) == (
+        wakeups.LANE_TASK,
+        [webhook_id],
+        {},
+    )
+    assert message.labels == {} and uuid.UUID(message.task_id)
+
+
 def test_a_wake_up_left_unacknowledged_by_a_dead_worker_is_taken_over(stream, settings):
     webhook_id = str(uuid.uuid4())
     reader = broker_module.make_broker(settings.REDIS_URL)
@@ -184,8 +217,9 @@ def test_a_forked_process_gets_its_own_wake_up_thread(stream):
     assert wakeups.wake([uuid.uuid4()]) == 1
     # when a worker process is forked from it, its wake-ups still go out
     pid = os.fork()
-    if pid == 0:
-        os._exit(0 if wakeups.wake([uuid.uuid4()]) == 1 else 1)
+    if pid == 0:  # on a connection of its own, not its parent's socket
+        fresh = getattr(wakeups._state.lines, "line", None) is None
+        os._exit(0 if fresh and wakeups.wake([uuid.uuid4()]) == 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
 

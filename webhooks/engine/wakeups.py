@@ -3,10 +3,10 @@
 One message per webhook, not per delivery: on Redis a wake-up is only added when none is
 waiting for that webhook already (a key with a lease, cleared by the worker that takes the
 message, before it claims), and a lane lingering for the webhook is handed the wake-up
-instead of the queue (engine/linger.py). The wake-ups go straight to the stream on a
-synchronous Redis client, from the calling thread, in taskiq's message format; only the
+instead of the queue (engine/linger.py). The wake-ups go straight to the stream on the calling
+thread's own Redis connection (broker.WakeLine), in taskiq's message format; only the
 embedded mode (no Redis) kicks its in-process broker, from one daemon thread running an asyncio
-loop (Taskiq has no synchronous kiq()). A fork gets fresh clients and a fresh loop. Nothing here
+loop (Taskiq has no synchronous kiq()). A fork gets fresh connections and a fresh loop. Nothing here
 raises to the caller: a lost wake-up costs latency, never a delivery; the sweep wakes due work
 again. WebhooksConfig.ready() connects defer_wakes and send_deferred_wakes to the request
 signals, and registers the tasks.
@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Iterable
 from functools import partial
 
+import orjson
 import redis
 from django.conf import settings
 from django.db import transaction
-from taskiq import TaskiqMessage
 from taskiq.kicker import AsyncKicker
 
-from webhooks.broker import add_wake_ups, broker
+from webhooks.broker import WakeLine, broker
 from webhooks.conf import app_settings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class _Process:
         self.thread: threading.Thread | None = None
         self.started = False  # the in-process broker, on this loop
         self.clients: dict[str, redis.Redis] = {}
+        self.lines = threading.local()  # .line: each thread's WakeLine, .url: its Redis
 
     def get(self) -> asyncio.AbstractEventLoop:
         with self.lock:
@@ -72,6 +73,13 @@ class _Process:
                     redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
                 )
             return self.clients[redis_url]
+
+    def line(self, redis_url: str) -> WakeLine:
+        """Return this thread's own connection for wake-ups to the Redis at redis_url."""
+        lines = self.lines
+        if getattr(lines, "url", None) != redis_url:
+            lines.line, lines.url = WakeLine(self.client(redis_url)), redis_url
+        return lines.line
 
 
 _state = _Process()
@@ -122,7 +130,7 @@ def wake(webhook_ids: Iterable[uuid.UUID | str], force: bool = False) -> int:
         return 0
     if not settings.REDIS_URL:
         return _wake_in_process(ids)
-    client = redis_client()
+    client, line = redis_client(), _state.line(settings.REDIS_URL)
     lease_ms, sent = int(app_settings.WAKE_LEASE_SECONDS * 1000), 0
     for start in range(0, len(ids), KICK_BATCH):
         batch = ids[start : start + KICK_BATCH]
@@ -130,7 +138,7 @@ def wake(webhook_ids: Iterable[uuid.UUID | str], force: bool = False) -> int:
             if force:
                 client.delete(*(WAKE_KEY.format(i) for i in batch))
             messages = {_keys(i): _message(i) for i in batch}
-            sent += add_wake_ups(client, messages, lease_ms, HANDOFF_LIFETIME_MS)
+            sent += line.add_wake_ups(messages, lease_ms, HANDOFF_LIFETIME_MS)
         except Exception as exc:  # the queue is failing: the sweep wakes the rest
             logger.warning(
                 "woke %d of %d webhooks; the sweep wakes the rest (%s)", start, len(ids), exc
@@ -149,17 +157,18 @@ def redis_client() -> redis.Redis:
 
 
 def _message(webhook_id: str) -> bytes:
-    """Return the stream entry that runs a lane of webhook_id, as taskiq's formatter writes it."""
-    return broker.formatter.dumps(
-        TaskiqMessage(
-            task_id=broker.id_generator(),
-            task_name=LANE_TASK,
-            labels={},
-            labels_types={},
-            args=[webhook_id],
-            kwargs={},
-        )
-    ).message
+    """Return the stream entry that runs a lane of webhook_id, as taskiq's formatter reads it
+    (written here: its pydantic model cost a tenth of a wake-up's CPU)."""
+    return orjson.dumps(
+        {
+            "task_id": broker.id_generator(),
+            "task_name": LANE_TASK,
+            "labels": {},
+            "labels_types": {},
+            "args": [webhook_id],
+            "kwargs": {},
+        }
+    )
 
 
 def _wake_in_process(ids: list[str]) -> int:
