@@ -76,7 +76,7 @@ class WakeLine:
 
     def __init__(self, client: SyncRedis) -> None:
         pool = client.connection_pool
-        self.client = client  # loads the script into a new or flushed server
+        self.client = client  # for the rest: loading the script into a new or flushed server
         self.connection = pool.connection_class(**pool.connection_kwargs)
 
     def add_wake_ups(self, messages: dict[WakeKeys, bytes], lease_ms: int, handoff_ms: int) -> int:

@@ -130,13 +130,13 @@ def wake(webhook_ids: Iterable[uuid.UUID | str], force: bool = False) -> int:
         return 0
     if not settings.REDIS_URL:
         return _wake_in_process(ids)
-    client, line = redis_client(), _state.line(settings.REDIS_URL)
+    line = _state.line(settings.REDIS_URL)
     lease_ms, sent = int(app_settings.WAKE_LEASE_SECONDS * 1000), 0
     for start in range(0, len(ids), KICK_BATCH):
         batch = ids[start : start + KICK_BATCH]
         try:
             if force:
-                client.delete(*(WAKE_KEY.format(i) for i in batch))
+                line.client.delete(*(WAKE_KEY.format(i) for i in batch))
             messages = {_keys(i): _message(i) for i in batch}
             sent += line.add_wake_ups(messages, lease_ms, HANDOFF_LIFETIME_MS)
         except Exception as exc:  # the queue is failing: the sweep wakes the rest
