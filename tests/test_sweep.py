@@ -114,6 +114,15 @@ def test_a_webhook_has_at_most_one_wake_up_waiting(stream):
     assert stream.xlen(STREAM) == 2
 
 
+def test_a_forced_wake_up_goes_out_though_one_seems_to_wait(stream):
+    # as after a worker died with wake-ups it had read but not run (the ticker's forced sweep)
+    webhook_id = str(uuid.uuid4())
+    assert wakeups.wake([webhook_id]) == 1
+    assert wakeups.wake([webhook_id]) == 0
+    assert wakeups.wake([webhook_id], force=True) == 1
+    assert stream.xlen(STREAM) == 2
+
+
 def test_a_wake_up_is_sent_again_after_its_lease(stream, webhooks_settings):
     webhooks_settings(WAKE_LEASE_SECONDS=0.2)
     webhook_id = str(uuid.uuid4())
