@@ -50,6 +50,15 @@ def kicks_go_to_the_private_redis(settings, private_redis):
     settings.REDIS_URL = private_redis.url
 
 
+@pytest.fixture(autouse=True)
+def the_flush_outwaits_the_engine(transactional_db):
+    """The engine keeps running between tests: should the flush after a test (a TRUNCATE) and a
+    late statement of its worker or scheduler deadlock, PostgreSQL aborts the one that waited
+    deadlock_timeout first. Here that is the engine's (which retries), not the flush."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '10s'")  # the test's session only
+
+
 def emit(webhook, count: int = 1, body: str | None = None) -> list[Delivery]:
     """Store count events with a delivery each and wake the webhook on commit, as emit does."""
     with transaction.atomic():
